@@ -1,0 +1,484 @@
+"""The clinic's records. Rows only: every change goes through ``patients.services``."""
+
+import datetime
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from patients.querysets import PatientQuerySet, VisitQuerySet
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a time zone name such as Europe/London.")
+
+
+def default_renewal_lead_days() -> int:
+    return settings.RENEWAL_WINDOW_LEAD_DAYS
+
+
+class Clinic(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
+    phone = models.CharField(max_length=40)
+    address = models.TextField(blank=True)
+    reply_to_email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Membership(models.Model):
+    """Which clinics a staff member works for; every query for patients goes through it."""
+
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", "Coordinator"
+        CLINICIAN = "clinician", "Clinician"
+        MANAGER = "manager", "Manager"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.COORDINATOR)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic"),
+            models.CheckConstraint(
+                condition=Q(role__in=["coordinator", "clinician", "manager"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.clinic} ({self.get_role_display()})"
+
+
+class Product(models.Model):
+    """A long-acting formulation in the clinic's catalogue; coverage is the product's, not the code's."""
+
+    class Formulation(models.TextChoices):
+        IMPLANT = "implant", "Implant"
+        INJECTION = "injection", "Injection"
+        TABLET = "tablet", "Tablet"
+
+    class CoverageUnit(models.TextChoices):
+        MONTHS = "months", "Months"
+        WEEKS = "weeks", "Weeks"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(max_length=120)
+    formulation = models.CharField(max_length=20, choices=Formulation.choices, default=Formulation.IMPLANT)
+    coverage_length = models.PositiveSmallIntegerField(help_text="How long one dose protects, in the unit beside it.")
+    coverage_unit = models.CharField(max_length=10, choices=CoverageUnit.choices, default=CoverageUnit.MONTHS)
+    renewal_window_lead_days = models.PositiveSmallIntegerField(
+        default=default_renewal_lead_days, help_text="Days before coverage ends from which the renewal may be booked."
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive products stay on old placements only.")
+
+    class Meta:
+        ordering = ["clinic", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="product_unique_name_per_clinic"),
+            models.CheckConstraint(condition=Q(coverage_length__gte=1), name="product_coverage_positive"),
+            models.CheckConstraint(
+                condition=Q(formulation__in=["implant", "injection", "tablet"]), name="product_formulation_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(coverage_unit__in=["months", "weeks"]), name="product_coverage_unit_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.coverage_length} {self.get_coverage_unit_display().lower()})"
+
+
+class Patient(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        DISCHARGED = "discharged", "Discharged"
+        LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+
+    class Treats(models.TextChoices):
+        OPIOIDS = "opioids", "Opioids"
+        ALCOHOL = "alcohol", "Alcohol"
+        BOTH = "both", "Opioids and alcohol"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    record_number = models.CharField(max_length=40, help_text="The clinic's own record number.")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email_consent = models.BooleanField(default=False, help_text="The patient agreed to email reminders.")
+    email_consent_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    discharged_on = models.DateField(null=True, blank=True)
+    treats = models.CharField(max_length=10, choices=Treats.choices, default=Treats.OPIOIDS)
+    liver_condition = models.BooleanField(default=False, help_text="A liver condition known before treatment.")
+    liver_condition_note = models.TextField(blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_phone = models.CharField(max_length=40, blank=True)
+    counsellor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="counselled_patients"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "record_number"],
+                name="patient_unique_record_number_per_clinic",
+                violation_error_message="Another patient of this clinic already has this record number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "paused", "discharged", "lost_to_follow_up"]),
+                name="patient_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(treats__in=["opioids", "alcohol", "both"]), name="patient_treats_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(email_consent=False) | Q(email_consent_at__isnull=False), name="patient_consent_has_time"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="discharged", discharged_on__isnull=False)
+                | (~Q(status="discharged") & Q(discharged_on__isnull=True)),
+                name="patient_discharged_on_matches_status",
+            ),
+        ]
+        indexes = [
+            # The patient list's search by name within a clinic.
+            models.Index(fields=["clinic", "last_name", "first_name"], name="patient_clinic_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.record_number})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:patients_patient_change", args=[self.pk])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class CheckResult(models.TextChoices):
+    """The outcome of a urine screen (and, with ``WAIVED``, of a naloxone challenge)."""
+
+    NEGATIVE = "negative", "Negative"
+    POSITIVE = "positive", "Positive"
+    NOT_DONE = "not_done", "Not done"
+
+
+class NaloxoneChallenge(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    POSITIVE = "positive", "Positive"
+    NOT_DONE = "not_done", "Not done"
+    WAIVED = "waived", "Waived (reason given)"
+
+
+class Placement(models.Model):
+    """One dose: an implant placed or an injection given. The source of every visit and reminder."""
+
+    class BodySite(models.TextChoices):
+        ABDOMEN_LEFT = "abdomen_left", "Lower abdomen, left"
+        ABDOMEN_RIGHT = "abdomen_right", "Lower abdomen, right"
+        GLUTEAL_LEFT = "gluteal_left", "Buttock, left"
+        GLUTEAL_RIGHT = "gluteal_right", "Buttock, right"
+        ARM_LEFT = "arm_left", "Upper arm, left"
+        ARM_RIGHT = "arm_right", "Upper arm, right"
+        OTHER = "other", "Other (see notes)"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="placements")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="placements")
+    placed_on = models.DateField()
+    dose_mg = models.DecimalField(max_digits=7, decimal_places=1, null=True, blank=True)
+    lot_number = models.CharField(max_length=60, blank=True)
+    body_site = models.CharField(max_length=20, choices=BodySite.choices, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    opioid_free_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    urine_screen = models.CharField(max_length=10, choices=CheckResult.choices, default=CheckResult.NOT_DONE)
+    naloxone_challenge = models.CharField(
+        max_length=10, choices=NaloxoneChallenge.choices, default=NaloxoneChallenge.NOT_DONE
+    )
+    naloxone_waiver_reason = models.TextField(blank=True)
+    covers_until = models.DateField(help_text="The last day of protection: from the product, or overridden.")
+    covers_until_override_reason = models.TextField(blank=True)
+    early_renewal_reason = models.TextField(blank=True, help_text="Why a renewal was placed before its window.")
+    removed_on = models.DateField(null=True, blank=True)
+    removal_reason = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-placed_on"]
+        get_latest_by = "placed_on"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "placed_on"],
+                name="placement_one_per_patient_day",
+                violation_error_message="This patient already has a placement on that day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(covers_until__gt=models.F("placed_on")), name="placement_covers_after_placed"
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_on__isnull=True) | Q(removed_on__gte=models.F("placed_on")),
+                name="placement_removed_after_placed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(naloxone_challenge="waived") | ~Q(naloxone_waiver_reason=""),
+                name="placement_waiver_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(urine_screen__in=["negative", "positive", "not_done"]), name="placement_urine_screen_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(naloxone_challenge__in=["negative", "positive", "not_done", "waived"]),
+                name="placement_naloxone_challenge_valid",
+            ),
+        ]
+        indexes = [
+            # Coverage state: a patient's newest placement, and the dashboard's "covers until" ranges.
+            models.Index(fields=["patient", "-placed_on"], name="placement_patient_latest_idx"),
+            models.Index(fields=["covers_until"], name="placement_covers_until_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} on {self.placed_on:%d %b %Y}"
+
+    @property
+    def coverage_ends_on(self) -> datetime.date:
+        """The last protected day: the planned end, or the day the implant came out if earlier."""
+        if self.removed_on and self.removed_on < self.covers_until:
+            return self.removed_on
+        return self.covers_until
+
+
+class Visit(models.Model):
+    """A monitoring visit or the renewal of one placement, with what was found when it happened."""
+
+    class Kind(models.TextChoices):
+        MONITORING = "monitoring", "Monitoring"
+        RENEWAL = "renewal", "Renewal"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        COMPLETED = "completed", "Completed"
+        MISSED = "missed", "Missed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class CancelReason(models.TextChoices):
+        SUPERSEDED = "superseded", "Superseded by a new placement"
+        REMOVED = "removed", "Implant removed"
+        DISCHARGED = "discharged", "Patient discharged"
+        CLINIC = "clinic", "Cancelled by the clinic"
+
+    class SiteCheck(models.TextChoices):
+        NORMAL = "normal", "Healing well"
+        REDNESS = "redness", "Redness or swelling"
+        INFECTION = "infection", "Signs of infection"
+        EXTRUSION = "extrusion", "Implant working out"
+        NOT_CHECKED = "not_checked", "Not checked"
+
+    class SubstanceUse(models.TextChoices):
+        NONE = "none", "None reported"
+        OPIOIDS = "opioids", "Opioids"
+        ALCOHOL = "alcohol", "Alcohol"
+        OTHER = "other", "Other substances"
+        SEVERAL = "several", "More than one"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="visits")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    due_on = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    appointment_at = models.DateTimeField(null=True, blank=True)
+    appointment_override_reason = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
+    completed_on = models.DateField(null=True, blank=True)
+    # Findings of the visit, all optional: a clinician records what was checked.
+    site_check = models.CharField(max_length=20, choices=SiteCheck.choices, blank=True)
+    alt_u_per_l = models.PositiveIntegerField(
+        "ALT (U/L)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10000, "ALT above 10,000 U/L is not a plausible result: check the units.")],
+    )
+    ast_u_per_l = models.PositiveIntegerField(
+        "AST (U/L)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10000, "AST above 10,000 U/L is not a plausible result: check the units.")],
+    )
+    phq9_total = models.PositiveSmallIntegerField(
+        "PHQ-9 total",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(27, "The PHQ-9 total is a score from 0 to 27.")],
+    )
+    phq9_item9 = models.PositiveSmallIntegerField(
+        "PHQ-9 item 9", null=True, blank=True, validators=[MaxValueValidator(3, "PHQ-9 item 9 is scored from 0 to 3.")]
+    )
+    gad7_total = models.PositiveSmallIntegerField(
+        "GAD-7 total",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(21, "The GAD-7 total is a score from 0 to 21.")],
+    )
+    urine_drug_screen = models.CharField(max_length=10, choices=CheckResult.choices, blank=True)
+    cravings = models.PositiveSmallIntegerField(
+        "Cravings (0 to 10)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10, "Cravings are rated from 0 to 10.")],
+    )
+    substance_use = models.CharField(
+        "Substance use since last visit", max_length=10, choices=SubstanceUse.choices, blank=True
+    )
+    adverse_events = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    seen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["placement", "kind", "due_on"], name="visit_unique_per_placement_day"),
+            models.CheckConstraint(condition=Q(kind__in=["monitoring", "renewal"]), name="visit_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "completed", "missed", "cancelled"]), name="visit_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__lte=models.F("due_on")) & Q(due_on__lte=models.F("window_end")),
+                name="visit_due_inside_window",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="cancelled", cancel_reason__in=["superseded", "removed", "discharged", "clinic"])
+                | (~Q(status="cancelled") & Q(cancel_reason="")),
+                name="visit_cancel_reason_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="completed", completed_on__isnull=False)
+                | (~Q(status="completed") & Q(completed_on__isnull=True)),
+                name="visit_completed_on_matches_status",
+            ),
+            models.CheckConstraint(condition=Q(phq9_total__lte=27), name="visit_phq9_total_range"),
+            models.CheckConstraint(condition=Q(phq9_item9__lte=3), name="visit_phq9_item9_range"),
+            models.CheckConstraint(condition=Q(gad7_total__lte=21), name="visit_gad7_total_range"),
+            models.CheckConstraint(condition=Q(cravings__lte=10), name="visit_cravings_range"),
+            models.CheckConstraint(condition=Q(alt_u_per_l__lte=10000), name="visit_alt_range"),
+            models.CheckConstraint(condition=Q(ast_u_per_l__lte=10000), name="visit_ast_range"),
+        ]
+        indexes = [
+            # mark_missed_visits and the dashboard's due and overdue lists: open visits by window end.
+            models.Index(fields=["status", "window_end"], name="visit_status_window_end_idx"),
+            # The dashboard's "visits today and this week" and renewals due soon.
+            models.Index(fields=["status", "due_on"], name="visit_status_due_on_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} visit due {self.due_on:%d %b %Y}"
+
+
+class TherapyGroup(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="therapy_groups")
+    name = models.CharField(max_length=120)
+    facilitator = models.CharField(max_length=200, blank=True)
+    meets = models.CharField(max_length=120, blank=True, help_text="When the group meets, e.g. Tuesdays 18:00.")
+    members = models.ManyToManyField(Patient, blank=True, related_name="therapy_groups")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="therapy_group_unique_name_per_clinic")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TherapySession(models.Model):
+    """One patient's attendance at an individual or group therapy session."""
+
+    class Kind(models.TextChoices):
+        INDIVIDUAL = "individual", "Individual"
+        GROUP = "group", "Group"
+
+    class Status(models.TextChoices):
+        ATTENDED = "attended", "Attended"
+        MISSED = "missed", "Missed"
+        EXCUSED = "excused", "Excused"
+        CANCELLED = "cancelled", "Cancelled by clinic"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="therapy_sessions")
+    group = models.ForeignKey(TherapyGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    held_on = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    counsellor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-held_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["individual", "group"]), name="therapy_session_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["attended", "missed", "excused", "cancelled"]),
+                name="therapy_session_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="group", group__isnull=False) | Q(kind="individual", group__isnull=True),
+                name="therapy_session_group_matches_kind",
+            ),
+            # A group session is logged once per patient; logging the roster again updates it.
+            models.UniqueConstraint(
+                fields=["patient", "group", "held_on"],
+                condition=Q(group__isnull=False),
+                name="therapy_session_one_group_entry_per_day",
+            ),
+        ]
+        indexes = [
+            # Attendance rates over the last 90 days, per patient.
+            models.Index(fields=["patient", "held_on"], name="therapy_patient_held_on_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} session on {self.held_on:%d %b %Y}: {self.get_status_display()}"

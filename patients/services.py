@@ -1,0 +1,530 @@
+"""Every write to the clinic's records.
+
+Each service takes keyword-only arguments, checks the request, and either saves all of it in one
+transaction or raises ``ValidationError`` (keyed by field where a field is at fault) and saves
+nothing. The blocks are plain ``atomic`` rather than durable so that services compose: the demo
+seeder records many placements inside one transaction of its own.
+"""
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients import schedule
+from patients.models import (
+    CheckResult,
+    Clinic,
+    NaloxoneChallenge,
+    Patient,
+    Placement,
+    Product,
+    TherapyGroup,
+    TherapySession,
+    Visit,
+)
+from patients.selectors import clinic_today, coverage_spans, schedule_rules
+
+# The moves a visit may make. Completed and cancelled visits are final; a missed visit may still be
+# completed when the patient comes late, or cancelled when a new placement supersedes it.
+VISIT_TRANSITIONS: dict[str, frozenset[str]] = {
+    Visit.Status.SCHEDULED: frozenset({Visit.Status.COMPLETED, Visit.Status.MISSED, Visit.Status.CANCELLED}),
+    Visit.Status.MISSED: frozenset({Visit.Status.COMPLETED}),
+    Visit.Status.COMPLETED: frozenset(),
+    Visit.Status.CANCELLED: frozenset(),
+}
+
+# The moves a patient's status may make; leaving discharge is a readmission.
+PATIENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    Patient.Status.ACTIVE: frozenset(
+        {Patient.Status.PAUSED, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.PAUSED: frozenset(
+        {Patient.Status.ACTIVE, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.LOST_TO_FOLLOW_UP: frozenset(
+        {Patient.Status.ACTIVE, Patient.Status.PAUSED, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.DISCHARGED: frozenset({Patient.Status.ACTIVE}),
+}
+
+VISIT_FINDINGS = (
+    "site_check",
+    "alt_u_per_l",
+    "ast_u_per_l",
+    "phq9_total",
+    "phq9_item9",
+    "gad7_total",
+    "urine_drug_screen",
+    "cravings",
+    "substance_use",
+    "adverse_events",
+    "notes",
+)
+
+PATIENT_DETAILS = (
+    "record_number",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "treats",
+    "liver_condition",
+    "liver_condition_note",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "counsellor",
+)
+
+
+def _check_visit_move(visit: Visit, target: str) -> None:
+    if target not in VISIT_TRANSITIONS[visit.status]:
+        raise ValidationError(
+            f"This visit is {visit.get_status_display().lower()}; "
+            f"it cannot become {Visit.Status(target).label.lower()}."
+        )
+
+
+def _save_checked(instance: Any, **clean_options: Any) -> None:
+    """Run the model's own checks (field limits, constraints) before saving, for a clear message."""
+    instance.full_clean(**clean_options)
+    instance.save()
+
+
+def _locked_patient(patient: Patient) -> Patient:
+    """The patient row, locked for this transaction so two writes for one patient queue up."""
+    return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+
+
+def _check_consent(*, email: str, email_consent: bool) -> None:
+    if email_consent and not email:
+        raise ValidationError({"email": "Add an email address to record consent to email reminders."})
+
+
+# Patients
+
+
+def register_patient(
+    *,
+    clinic: Clinic,
+    record_number: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: datetime.date,
+    email: str = "",
+    phone: str = "",
+    email_consent: bool = False,
+    treats: str = Patient.Treats.OPIOIDS,
+    liver_condition: bool = False,
+    liver_condition_note: str = "",
+    emergency_contact_name: str = "",
+    emergency_contact_phone: str = "",
+    counsellor: AbstractBaseUser | None = None,
+) -> Patient:
+    if date_of_birth > clinic_today(clinic):
+        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+    _check_consent(email=email, email_consent=email_consent)
+    patient = Patient(
+        clinic=clinic,
+        record_number=record_number.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        email=email.strip(),
+        phone=phone.strip(),
+        email_consent=email_consent,
+        email_consent_at=timezone.now() if email_consent else None,
+        treats=treats,
+        liver_condition=liver_condition,
+        liver_condition_note=liver_condition_note,
+        emergency_contact_name=emergency_contact_name,
+        emergency_contact_phone=emergency_contact_phone,
+        counsellor=counsellor,
+    )
+    with transaction.atomic():
+        _save_checked(patient)
+    return patient
+
+
+def update_patient(*, patient: Patient, email_consent: bool | None = None, **details: Any) -> Patient:
+    """Change a patient's details; consent keeps the moment it was given."""
+    unknown = set(details) - set(PATIENT_DETAILS)
+    if unknown:
+        raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        patient = _locked_patient(patient)
+        for name, value in details.items():
+            setattr(patient, name, value.strip() if isinstance(value, str) else value)
+        if "date_of_birth" in details and patient.date_of_birth > clinic_today(patient.clinic):
+            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if email_consent is not None and email_consent != patient.email_consent:
+            patient.email_consent = email_consent
+            patient.email_consent_at = timezone.now() if email_consent else None
+        _check_consent(email=patient.email, email_consent=patient.email_consent)
+        _save_checked(patient)
+    return patient
+
+
+def change_patient_status(*, patient: Patient, status: str) -> Patient:
+    """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
+    if status == Patient.Status.DISCHARGED:
+        raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
+    with transaction.atomic():
+        patient = _locked_patient(patient)
+        if status not in PATIENT_TRANSITIONS[patient.status]:
+            raise ValidationError(
+                f"A patient who is {patient.get_status_display().lower()} cannot become "
+                f"{Patient.Status(status).label.lower()}."
+            )
+        patient.status = status
+        patient.discharged_on = None
+        patient.save(update_fields=["status", "discharged_on"])
+    return patient
+
+
+def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None = None) -> Patient:
+    """Discharge a patient and cancel every visit still scheduled for them."""
+    with transaction.atomic():
+        patient = _locked_patient(patient)
+        today = clinic_today(patient.clinic)
+        discharged_on = discharged_on or today
+        if patient.status == Patient.Status.DISCHARGED:
+            raise ValidationError("This patient is already discharged.")
+        if discharged_on > today:
+            raise ValidationError({"discharged_on": "The discharge date cannot be in the future."})
+        patient.status = Patient.Status.DISCHARGED
+        patient.discharged_on = discharged_on
+        patient.save(update_fields=["status", "discharged_on"])
+        patient.visits.filter(status=Visit.Status.SCHEDULED).update(
+            status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.DISCHARGED
+        )
+    return patient
+
+
+# Placements
+
+
+def record_placement(
+    *,
+    patient: Patient,
+    product: Product,
+    placed_on: datetime.date,
+    dose_mg: Any = None,
+    lot_number: str = "",
+    body_site: str = "",
+    placed_by: AbstractBaseUser | None = None,
+    opioid_free_days: int | None = None,
+    urine_screen: str = CheckResult.NOT_DONE,
+    naloxone_challenge: str = NaloxoneChallenge.NOT_DONE,
+    naloxone_waiver_reason: str = "",
+    covers_until: datetime.date | None = None,
+    covers_until_override_reason: str = "",
+    early_renewal_reason: str = "",
+    notes: str = "",
+) -> Placement:
+    """Record a dose and plan its visits; a renewal closes the previous cycle.
+
+    The previous placement's scheduled visits due on or after ``placed_on`` are cancelled as
+    superseded; earlier ones stay, to be completed or marked missed.
+    """
+    with transaction.atomic():
+        patient = _locked_patient(patient)
+        rules = schedule_rules()
+        _check_placement(
+            patient=patient,
+            product=product,
+            placed_on=placed_on,
+            induction={
+                "opioid_free_days": opioid_free_days,
+                "urine_screen": urine_screen,
+                "naloxone_challenge": naloxone_challenge,
+                "naloxone_waiver_reason": naloxone_waiver_reason,
+            },
+            early_renewal_reason=early_renewal_reason,
+            rules=rules,
+        )
+        planned_end = schedule.coverage_end(
+            placed_on=placed_on, length=product.coverage_length, unit=product.coverage_unit
+        )
+        if covers_until is not None and covers_until != planned_end:
+            if covers_until <= placed_on:
+                raise ValidationError({"covers_until": "Coverage must end after the placement day."})
+            if not covers_until_override_reason.strip():
+                raise ValidationError(
+                    {
+                        "covers_until_override_reason": (
+                            f"{product.name} covers until {planned_end:%d %b %Y}; "
+                            "give the clinical reason for a different end date."
+                        )
+                    }
+                )
+        else:
+            covers_until, covers_until_override_reason = planned_end, ""
+        placement = Placement(
+            patient=patient,
+            product=product,
+            placed_on=placed_on,
+            dose_mg=dose_mg,
+            lot_number=lot_number.strip(),
+            body_site=body_site,
+            placed_by=placed_by,
+            opioid_free_days=opioid_free_days,
+            urine_screen=urine_screen,
+            naloxone_challenge=naloxone_challenge,
+            naloxone_waiver_reason=naloxone_waiver_reason.strip(),
+            covers_until=covers_until,
+            covers_until_override_reason=covers_until_override_reason.strip(),
+            early_renewal_reason=early_renewal_reason.strip(),
+            notes=notes,
+        )
+        _save_checked(placement)
+        patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
+            placement=placement
+        ).update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
+        Visit.objects.bulk_create(
+            Visit(
+                patient=patient,
+                placement=placement,
+                kind=planned.kind,
+                due_on=planned.due_on,
+                window_start=planned.window_start,
+                window_end=planned.window_end,
+            )
+            for planned in schedule.plan_visits(
+                placed_on=placed_on,
+                covers_until=covers_until,
+                renewal_lead_days=product.renewal_window_lead_days,
+                rules=rules,
+            )
+        )
+    return placement
+
+
+def _check_placement(
+    *,
+    patient: Patient,
+    product: Product,
+    placed_on: datetime.date,
+    induction: dict[str, Any],
+    early_renewal_reason: str,
+    rules: schedule.ScheduleRules,
+) -> None:
+    """Every refusal a placement can meet, gathered so the coordinator sees them all at once."""
+    if patient.status == Patient.Status.DISCHARGED:
+        raise ValidationError("This patient is discharged. Readmit them before recording a placement.")
+    errors: dict[str, str] = {}
+    if product.clinic_id != patient.clinic_id:
+        errors["product"] = "This product is not in this clinic's catalogue."
+    elif not product.is_active:
+        errors["product"] = "This product is no longer in use; choose another."
+    if placed_on > clinic_today(patient.clinic):
+        errors["placed_on"] = "A placement cannot be dated in the future. Record it on the day it is done."
+    spans = coverage_spans(patient)
+    previous = max(spans, key=lambda span: span.placed_on, default=None)
+    if previous and placed_on <= previous.placed_on:
+        errors["placed_on"] = (
+            f"The previous placement was on {previous.placed_on:%d %b %Y}; a new one must come after it."
+        )
+    if errors:
+        raise ValidationError(errors)
+    state = schedule.coverage_state(spans=spans, today=placed_on, discharged=False, rules=rules)
+    if schedule.needs_induction(state):
+        problems = schedule.induction_problems(**induction, rules=rules)
+        if problems:
+            why = "a first placement" if state is schedule.CoverageState.NONE else "re-induction after a lapse"
+            problems.setdefault(NON_FIELD_ERRORS, f"The induction checklist is required for {why}.")
+            raise ValidationError(problems)
+    elif (
+        previous
+        and schedule.is_early_renewal(previous=previous, placed_on=placed_on)
+        and not early_renewal_reason.strip()
+    ):
+        raise ValidationError(
+            {
+                "early_renewal_reason": (
+                    f"The renewal window opens on {previous.renewal_opens_on:%d %b %Y}. "
+                    "To renew earlier, give the clinical reason."
+                )
+            }
+        )
+
+
+def record_removal(*, placement: Placement, removed_on: datetime.date, reason: str) -> Placement:
+    """An implant taken out early: coverage ends that day and its later visits are cancelled."""
+    with transaction.atomic():
+        patient = _locked_patient(placement.patient)
+        placement = Placement.objects.select_for_update().get(pk=placement.pk)
+        if placement.removed_on is not None:
+            raise ValidationError(f"This placement was already removed on {placement.removed_on:%d %b %Y}.")
+        if removed_on < placement.placed_on:
+            raise ValidationError({"removed_on": "The removal cannot come before the placement."})
+        if removed_on > clinic_today(patient.clinic):
+            raise ValidationError({"removed_on": "The removal date cannot be in the future."})
+        if not reason.strip():
+            raise ValidationError({"removal_reason": "Say why the implant was removed."})
+        placement.removed_on = removed_on
+        placement.removal_reason = reason.strip()
+        placement.save(update_fields=["removed_on", "removal_reason"])
+        placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on).update(
+            status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.REMOVED
+        )
+    return placement
+
+
+# Visits
+
+
+def complete_visit(
+    *,
+    visit: Visit,
+    completed_on: datetime.date,
+    seen_by: AbstractBaseUser | None = None,
+    **findings: Any,
+) -> Visit:
+    """Record that a visit happened, with what was found."""
+    unknown = set(findings) - set(VISIT_FINDINGS)
+    if unknown:
+        raise TypeError(f"complete_visit() has no finding called {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().select_related("placement", "patient__clinic").get(pk=visit.pk)
+        _check_visit_move(visit, Visit.Status.COMPLETED)
+        if completed_on < visit.placement.placed_on:
+            raise ValidationError(
+                {
+                    "completed_on": (
+                        f"The visit cannot come before its placement on {visit.placement.placed_on:%d %b %Y}."
+                    )
+                }
+            )
+        if completed_on > clinic_today(visit.patient.clinic):
+            raise ValidationError({"completed_on": "A visit cannot be recorded as done in the future."})
+        for name, value in findings.items():
+            setattr(visit, name, value)
+        if visit.phq9_item9 is not None and visit.phq9_total is not None and visit.phq9_item9 > visit.phq9_total:
+            raise ValidationError({"phq9_item9": "Item 9 is part of the PHQ-9 total, so it cannot be larger."})
+        visit.status = Visit.Status.COMPLETED
+        visit.completed_on = completed_on
+        visit.seen_by = seen_by
+        _save_checked(visit)
+    return visit
+
+
+def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, override_reason: str = "") -> Visit:
+    """Book (or move) a visit's appointment; outside the visit's window only with a reason."""
+    if timezone.is_naive(appointment_at):
+        raise ValueError("appointment_at must be timezone-aware.")
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
+        if visit.status != Visit.Status.SCHEDULED:
+            raise ValidationError(
+                f"This visit is {visit.get_status_display().lower()}; only scheduled visits can be booked."
+            )
+        day = timezone.localtime(appointment_at, visit.patient.clinic.zone).date()
+        inside = schedule.is_inside_window(day=day, window_start=visit.window_start, window_end=visit.window_end)
+        if not inside and not override_reason.strip():
+            opens = "The renewal window opens" if visit.kind == Visit.Kind.RENEWAL else "This visit's window runs from"
+            raise ValidationError(
+                {
+                    "appointment_at": (
+                        f"{opens} {visit.window_start:%d %b %Y} until {visit.window_end:%d %b %Y}. "
+                        "To book outside it, give the clinical reason."
+                    )
+                }
+            )
+        visit.appointment_at = appointment_at
+        visit.appointment_override_reason = "" if inside else override_reason.strip()
+        visit.save(update_fields=["appointment_at", "appointment_override_reason"])
+    return visit
+
+
+def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC) -> Visit:
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().get(pk=visit.pk)
+        _check_visit_move(visit, Visit.Status.CANCELLED)
+        visit.status = Visit.Status.CANCELLED
+        visit.cancel_reason = reason
+        visit.save(update_fields=["status", "cancel_reason"])
+    return visit
+
+
+def mark_missed_visits(*, today: datetime.date, clinic: Clinic | None = None) -> int:
+    """Scheduled visits whose window closed before ``today`` become missed; returns how many.
+
+    A conditional update, so running it twice, or in two workers at once, changes nothing more.
+    """
+    overdue = Visit.objects.overdue(today)
+    if clinic is not None:
+        overdue = overdue.filter(patient__clinic=clinic)
+    with transaction.atomic():
+        return Visit.objects.filter(pk__in=overdue.values("pk"), status=Visit.Status.SCHEDULED).update(
+            status=Visit.Status.MISSED
+        )
+
+
+# Therapy
+
+
+def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
+    if held_on > clinic_today(clinic):
+        raise ValidationError({"held_on": "Attendance can only be logged for a session that has taken place."})
+
+
+def log_therapy_session(
+    *,
+    patient: Patient,
+    held_on: datetime.date,
+    status: str,
+    counsellor: AbstractBaseUser | None = None,
+    note: str = "",
+) -> TherapySession:
+    """Log one individual session."""
+    _check_session_day(clinic=patient.clinic, held_on=held_on)
+    session = TherapySession(
+        patient=patient,
+        kind=TherapySession.Kind.INDIVIDUAL,
+        held_on=held_on,
+        status=status,
+        counsellor=counsellor,
+        note=note,
+    )
+    with transaction.atomic():
+        _save_checked(session)
+    return session
+
+
+def log_group_attendance(
+    *,
+    group: TherapyGroup,
+    held_on: datetime.date,
+    attendance: Mapping[Patient, str],
+    counsellor: AbstractBaseUser | None = None,
+) -> list[TherapySession]:
+    """Log a group session for its whole roster at once; logging the same day again corrects it."""
+    _check_session_day(clinic=group.clinic, held_on=held_on)
+    valid = set(TherapySession.Status.values)
+    wrong_clinic = [patient for patient in attendance if patient.clinic_id != group.clinic_id]
+    if wrong_clinic:
+        raise ValidationError(f"{wrong_clinic[0].full_name} is not a patient of this group's clinic.")
+    bad_status = [status for status in attendance.values() if status not in valid]
+    if bad_status:
+        raise ValidationError(f"{bad_status[0]!r} is not an attendance status.")
+    sessions = []
+    with transaction.atomic():
+        existing = {
+            session.patient_id: session
+            for session in TherapySession.objects.select_for_update().filter(group=group, held_on=held_on)
+        }
+        for patient, status in attendance.items():
+            session = existing.get(patient.pk) or TherapySession(
+                patient=patient, group=group, kind=TherapySession.Kind.GROUP, held_on=held_on
+            )
+            session.status = status
+            session.counsellor = counsellor
+            session.save()
+            sessions.append(session)
+    return sessions

@@ -1,0 +1,64 @@
+"""The fixed cast every test draws on: two clinics, their coordinators, a clinician and an admin."""
+
+import pytest
+
+from patients.models import Membership
+from tests.factories import ClinicFactory, MembershipFactory, ProductFactory, UserFactory
+
+
+@pytest.fixture
+def clinic():
+    return ClinicFactory(name="Riverside Clinic", time_zone="Europe/London")
+
+
+@pytest.fixture
+def other_clinic():
+    return ClinicFactory(name="Hillside Clinic", time_zone="America/New_York")
+
+
+@pytest.fixture
+def implant(clinic):
+    return ProductFactory(clinic=clinic, name="Three-month implant", coverage_length=3)
+
+
+@pytest.fixture
+def long_implant(clinic):
+    return ProductFactory(clinic=clinic, name="Six-month implant", coverage_length=6)
+
+
+@pytest.fixture
+def injection(clinic):
+    return ProductFactory(
+        clinic=clinic,
+        name="Monthly injection",
+        formulation="injection",
+        coverage_length=4,
+        coverage_unit="weeks",
+        renewal_window_lead_days=7,
+    )
+
+
+@pytest.fixture
+def coordinator(clinic):
+    user = UserFactory(username="coordinator", is_staff=True)
+    MembershipFactory(user=user, clinic=clinic, role=Membership.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def other_coordinator(other_clinic):
+    user = UserFactory(username="other-coordinator", is_staff=True)
+    MembershipFactory(user=user, clinic=other_clinic, role=Membership.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def clinician(clinic):
+    user = UserFactory(username="clinician", is_staff=True)
+    MembershipFactory(user=user, clinic=clinic, role=Membership.Role.CLINICIAN)
+    return user
+
+
+@pytest.fixture
+def admin_user_account():
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)

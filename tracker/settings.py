@@ -1,0 +1,221 @@
+"""Settings for the tracker, read from environment variables.
+
+One module for every environment. ``DJANGO_ENV`` is ``development`` (the default) or
+``production``; development defaults are safe on a laptop, production refuses to start without
+the values that must never be guessed. README "Configuration" lists every variable.
+"""
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """An integer variable; a value that is not a whole number at or above ``minimum`` stops startup."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.str(name, default=default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
+def _development_secret_key() -> str:
+    """A key made once per checkout and kept in the git-ignored var/ folder."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DJANGO_ENV = _env_choice("DJANGO_ENV", "development", ("development", "production"))
+PRODUCTION = DJANGO_ENV == "production"
+
+if PRODUCTION:
+    missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL") if not env.str(name, default="")]
+    if missing:
+        raise ImproperlyConfigured(f"Production needs these environment variables: {', '.join(missing)}.")
+    SECRET_KEY = env.str("SECRET_KEY")
+    DEBUG = env.bool("DEBUG", default=False)
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
+    DEBUG = env.bool("DEBUG", default=True)
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_htmx",
+    "simple_history",
+    "patients",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "tracker.urls"
+WSGI_APPLICATION = "tracker.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default, under var/. The web process, the worker and beat all write to it, so it runs
+# in WAL mode with a busy timeout, and each write transaction takes its lock up front.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-gb"
+# The server's zone for the admin; every clinic has its own zone for its patients' days.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # The manifest needs collectstatic; tests and development run without it.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+
+# Mail: in development every message lands as a file in var/mail/ for a newcomer to read.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend" and not EMAIL_CONFIG.get(
+    "EMAIL_FILE_PATH"
+):
+    EMAIL_CONFIG["EMAIL_FILE_PATH"] = str(VAR_DIR / "mail")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clinic reminders <reminders@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_AGE = _env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=60)
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# Celery: JSON only, UTC only, acknowledged after the work is done; waits live in the database.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 5 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Every quarter of an hour: in each clinic whose day has turned, scheduled visits whose window
+    # closed before today become missed. Running it again on the same day changes nothing.
+    "mark-missed-visits": {
+        "task": "patients.tasks.mark_missed_visits_everywhere",
+        "schedule": 15 * 60,
+    },
+}
+
+# The schedule rules. README "How the schedule works" explains each; a clinic reads them there.
+# Days either side of a monitoring visit's due date in which it counts as on time.
+MONITORING_WINDOW_DAYS = _env_int("MONITORING_WINDOW_DAYS", 7)
+# Months between monitoring visits after a placement.
+MONITORING_INTERVAL_MONTHS = _env_int("MONITORING_INTERVAL_MONTHS", 1, minimum=1)
+# Days before coverage ends that a renewal may be booked; a product may set its own.
+RENEWAL_WINDOW_LEAD_DAYS = _env_int("RENEWAL_WINDOW_LEAD_DAYS", 14)
+# Days past the end of coverage after which the next placement needs the induction checklist.
+REINDUCTION_AFTER_LAPSE_DAYS = _env_int("REINDUCTION_AFTER_LAPSE_DAYS", 7)
+# Opioid-free days the induction checklist asks for before a first placement or re-induction.
+INDUCTION_MIN_OPIOID_FREE_DAYS = _env_int("INDUCTION_MIN_OPIOID_FREE_DAYS", 7, minimum=1)
+# Liver tests: the upper limit of normal (U/L) and the multiple of it that raises a safety flag.
+ALT_UPPER_LIMIT_OF_NORMAL = _env_int("ALT_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
+AST_UPPER_LIMIT_OF_NORMAL = _env_int("AST_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
+LIVER_FLAG_MULTIPLE = _env_int("LIVER_FLAG_MULTIPLE", 3, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
