@@ -10,7 +10,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -124,7 +124,7 @@ def register_patient(
     liver_condition_note: str = "",
     emergency_contact_name: str = "",
     emergency_contact_phone: str = "",
-    counsellor: AbstractBaseUser | None = None,
+    counsellor: User | None = None,
 ) -> Patient:
     if date_of_birth > clinic_today(clinic):
         raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
@@ -217,7 +217,7 @@ def record_placement(
     dose_mg: Any = None,
     lot_number: str = "",
     body_site: str = "",
-    placed_by: AbstractBaseUser | None = None,
+    placed_by: User | None = None,
     opioid_free_days: int | None = None,
     urine_screen: str = CheckResult.NOT_DONE,
     naloxone_challenge: str = NaloxoneChallenge.NOT_DONE,
@@ -383,7 +383,7 @@ def complete_visit(
     *,
     visit: Visit,
     completed_on: datetime.date,
-    seen_by: AbstractBaseUser | None = None,
+    seen_by: User | None = None,
     **findings: Any,
 ) -> Visit:
     """Record that a visit happened, with what was found."""
@@ -479,7 +479,7 @@ def log_therapy_session(
     patient: Patient,
     held_on: datetime.date,
     status: str,
-    counsellor: AbstractBaseUser | None = None,
+    counsellor: User | None = None,
     note: str = "",
 ) -> TherapySession:
     """Log one individual session."""
@@ -502,7 +502,7 @@ def log_group_attendance(
     group: TherapyGroup,
     held_on: datetime.date,
     attendance: Mapping[Patient, str],
-    counsellor: AbstractBaseUser | None = None,
+    counsellor: User | None = None,
 ) -> list[TherapySession]:
     """Log a group session for its whole roster at once; logging the same day again corrects it."""
     _check_session_day(clinic=group.clinic, held_on=held_on)
