@@ -98,7 +98,7 @@ def _save_checked(instance: Any, **clean_options: Any) -> None:
 
 def _locked_patient(patient: Patient) -> Patient:
     """The patient row, locked for this transaction so two writes for one patient queue up."""
-    return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    return Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
 
 
 def _check_consent(*, email: str, email_consent: bool) -> None:
@@ -391,7 +391,11 @@ def complete_visit(
     if unknown:
         raise TypeError(f"complete_visit() has no finding called {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().select_related("placement", "patient__clinic").get(pk=visit.pk)
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("placement", "patient__clinic")
+            .get(pk=visit.pk)
+        )
         _check_visit_move(visit, Visit.Status.COMPLETED)
         if completed_on < visit.placement.placed_on:
             raise ValidationError(
@@ -419,7 +423,7 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
     if timezone.is_naive(appointment_at):
         raise ValueError("appointment_at must be timezone-aware.")
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
+        visit = Visit.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=visit.pk)
         if visit.status != Visit.Status.SCHEDULED:
             raise ValidationError(
                 f"This visit is {visit.get_status_display().lower()}; only scheduled visits can be booked."
