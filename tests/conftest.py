@@ -4,6 +4,7 @@ import pytest
 
 from patients.models import Membership
 from tests.factories import ClinicFactory, MembershipFactory, ProductFactory, UserFactory
+from tests.service_fixtures import chromium_path, redis_url  # noqa: F401
 
 
 @pytest.fixture

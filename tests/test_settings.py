@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     """Load the settings in a fresh interpreter, as a process would at startup."""
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS"}}
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"
+    )
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
