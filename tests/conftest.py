@@ -63,3 +63,9 @@ def clinician(clinic):
 @pytest.fixture
 def admin_user_account():
     return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs a third of a second a user; tests need a hash, not its strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

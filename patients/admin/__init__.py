@@ -1,0 +1,11 @@
+"""The Django admin for every model, scoped to the clinics a staff member works for.
+
+Clinical records (patients, placements, visits, therapy sessions) are written only by
+``patients.services``: their forms call a service (``patients.admin_forms``), the admin never saves
+or deletes them itself, and schedule fields are never edited by hand. Importing the modules
+registers their admins.
+"""
+
+from patients.admin import clinics, records
+
+__all__ = ["clinics", "records"]

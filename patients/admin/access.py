@@ -1,0 +1,119 @@
+"""Who may see and change what in the admin: Membership (user, clinic, role) decides, not Django's
+model permissions."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
+from django.forms import ModelChoiceField, ModelMultipleChoiceField
+from django.http import HttpRequest
+
+from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
+
+# How each model reaches its clinic: the one path that scopes lists, choices and object pages.
+CLINIC_LOOKUPS: dict[type[Model], str] = {
+    Clinic: "pk",
+    Membership: "clinic",
+    Product: "clinic",
+    Patient: "clinic",
+    Placement: "patient__clinic",
+    Visit: "patient__clinic",
+    TherapyGroup: "clinic",
+    TherapySession: "patient__clinic",
+}
+_CLINIC_IDS_ATTRIBUTE = "_admin_member_clinic_ids"
+
+
+def member_clinic_ids(request: HttpRequest) -> frozenset[int]:
+    """The clinics the user works for, read once per request: one page asks dozens of times."""
+    clinic_ids = getattr(request, _CLINIC_IDS_ATTRIBUTE, None)
+    if clinic_ids is None:
+        memberships = Membership.objects.filter(user_id=request.user.pk or 0)
+        clinic_ids = frozenset(memberships.values_list("clinic_id", flat=True))
+        setattr(request, _CLINIC_IDS_ATTRIBUTE, clinic_ids)
+    return clinic_ids
+
+
+def clinic_of(obj: Model) -> Clinic:
+    related: Any = obj
+    for name in CLINIC_LOOKUPS[type(obj)].split("__"):
+        if name != "pk":
+            related = getattr(related, name)
+    return related
+
+
+def scoped_choices(model: type[Model], request: HttpRequest) -> QuerySet[Any]:
+    """The rows of ``model`` a form may offer the user: those of their clinics (or all, to a superuser)."""
+    rows = model._default_manager.all()
+    if request.user.is_superuser:
+        return rows
+    clinic_ids = member_clinic_ids(request)
+    if model is get_user_model():
+        return rows.filter(memberships__clinic__in=clinic_ids).distinct()
+    if model not in CLINIC_LOOKUPS:
+        return rows.none()
+    return rows.filter(**{f"{CLINIC_LOOKUPS[model]}__in": clinic_ids})
+
+
+class ClinicScopedAdmin(admin.ModelAdmin):
+    """Access through Membership, whatever the Django model permissions say.
+
+    A superuser sees everything. Other staff see and change only the rows of the clinics they work
+    for, and are offered only those clinics' rows in forms. Deleting is refused unless an admin
+    allows it: clinical records are cancelled or discharged through the services instead.
+    """
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(**{f"{CLINIC_LOOKUPS[self.model]}__in": member_clinic_ids(request)})
+
+    def may_access(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        clinic_ids = member_clinic_ids(request)
+        return bool(clinic_ids) and (obj is None or clinic_of(obj).pk in clinic_ids)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.may_access(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.may_access(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.may_access(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.may_access(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        if isinstance(db_field.related_model, type):
+            kwargs.setdefault("queryset", scoped_choices(db_field.related_model, request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(
+        self, db_field: ManyToManyField, request: HttpRequest, **kwargs: Any
+    ) -> ModelMultipleChoiceField | None:
+        if isinstance(db_field.related_model, type):
+            kwargs.setdefault("queryset", scoped_choices(db_field.related_model, request))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class SuperuserManagedAdmin(ClinicScopedAdmin):
+    """Clinics and memberships: staff may look at their own; only a superuser changes them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser
