@@ -31,9 +31,21 @@ class Clinic(models.Model):
     phone = models.CharField(max_length=40)
     address = models.TextField(blank=True)
     reply_to_email = models.EmailField(blank=True)
+    # The hours in which patients may be emailed, in clinic time; empty means the settings' default.
+    reminder_daytime_start = models.TimeField(null=True, blank=True)
+    reminder_daytime_end = models.TimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reminder_daytime_start__isnull=True)
+                | Q(reminder_daytime_end__isnull=True)
+                | Q(reminder_daytime_start__lt=models.F("reminder_daytime_end")),
+                name="clinic_daytime_starts_before_it_ends",
+                violation_error_message="The reminder hours must start before they end.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -324,6 +336,7 @@ class Visit(models.Model):
     window_end = models.DateField()
     appointment_at = models.DateTimeField(null=True, blank=True)
     appointment_override_reason = models.TextField(blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed by email.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
     completed_on = models.DateField(null=True, blank=True)
@@ -482,3 +495,23 @@ class TherapySession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} session on {self.held_on:%d %b %Y}: {self.get_status_display()}"
+
+
+# The reminder outbox lives in its own module; it belongs to this app like the models above.
+from patients.reminder_models import DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
+
+__all__ = [
+    "CheckResult",
+    "Clinic",
+    "DigestRun",
+    "Membership",
+    "NaloxoneChallenge",
+    "Patient",
+    "PipelineHeartbeat",
+    "Placement",
+    "Product",
+    "Reminder",
+    "TherapyGroup",
+    "TherapySession",
+    "Visit",
+]

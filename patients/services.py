@@ -4,10 +4,13 @@ Each service takes keyword-only arguments, checks the request, and either saves 
 transaction or raises ``ValidationError`` (keyed by field where a field is at fault) and saves
 nothing. The blocks are plain ``atomic`` rather than durable so that services compose: the demo
 seeder records many placements inside one transaction of its own.
+
+Placements and visits are written here; the person's records in ``patient_services`` and therapy in
+``therapy_services``, both re-exported so that every write is ``patients.services.<verb>``. Reminder
+rows change in the same transaction as the visits they announce (``patients.outbox``).
 """
 
 import datetime
-from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -15,19 +18,41 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import schedule
-from patients.models import (
-    CheckResult,
-    Clinic,
-    NaloxoneChallenge,
-    Patient,
-    Placement,
-    Product,
-    TherapyGroup,
-    TherapySession,
-    Visit,
+from patients import outbox, schedule
+from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Visit
+from patients.patient_services import (
+    PATIENT_DETAILS,
+    PATIENT_TRANSITIONS,
+    change_patient_status,
+    discharge_patient,
+    register_patient,
+    update_patient,
+    withdraw_email_consent,
 )
 from patients.selectors import clinic_today, coverage_spans, schedule_rules
+from patients.service_base import cancel_visits, locked_patient, save_checked
+from patients.therapy_services import log_group_attendance, log_therapy_session
+
+__all__ = [
+    "PATIENT_DETAILS",
+    "PATIENT_TRANSITIONS",
+    "VISIT_FINDINGS",
+    "VISIT_TRANSITIONS",
+    "cancel_visit",
+    "change_patient_status",
+    "complete_visit",
+    "confirm_visit",
+    "discharge_patient",
+    "log_group_attendance",
+    "log_therapy_session",
+    "mark_missed_visits",
+    "record_placement",
+    "record_removal",
+    "register_patient",
+    "reschedule_visit",
+    "update_patient",
+    "withdraw_email_consent",
+]
 
 # The moves a visit may make. Completed and cancelled visits are final; a missed visit may still be
 # completed when the patient comes late, or cancelled when a new placement supersedes it.
@@ -36,20 +61,6 @@ VISIT_TRANSITIONS: dict[str, frozenset[str]] = {
     Visit.Status.MISSED: frozenset({Visit.Status.COMPLETED}),
     Visit.Status.COMPLETED: frozenset(),
     Visit.Status.CANCELLED: frozenset(),
-}
-
-# The moves a patient's status may make; leaving discharge is a readmission.
-PATIENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    Patient.Status.ACTIVE: frozenset(
-        {Patient.Status.PAUSED, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
-    ),
-    Patient.Status.PAUSED: frozenset(
-        {Patient.Status.ACTIVE, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
-    ),
-    Patient.Status.LOST_TO_FOLLOW_UP: frozenset(
-        {Patient.Status.ACTIVE, Patient.Status.PAUSED, Patient.Status.DISCHARGED}
-    ),
-    Patient.Status.DISCHARGED: frozenset({Patient.Status.ACTIVE}),
 }
 
 VISIT_FINDINGS = (
@@ -66,21 +77,6 @@ VISIT_FINDINGS = (
     "notes",
 )
 
-PATIENT_DETAILS = (
-    "record_number",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "treats",
-    "liver_condition",
-    "liver_condition_note",
-    "emergency_contact_name",
-    "emergency_contact_phone",
-    "counsellor",
-)
-
 
 def _check_visit_move(visit: Visit, target: str) -> None:
     if target not in VISIT_TRANSITIONS[visit.status]:
@@ -88,122 +84,6 @@ def _check_visit_move(visit: Visit, target: str) -> None:
             f"This visit is {visit.get_status_display().lower()}; "
             f"it cannot become {Visit.Status(target).label.lower()}."
         )
-
-
-def _save_checked(instance: Any, **clean_options: Any) -> None:
-    """Run the model's own checks (field limits, constraints) before saving, for a clear message."""
-    instance.full_clean(**clean_options)
-    instance.save()
-
-
-def _locked_patient(patient: Patient) -> Patient:
-    """The patient row, locked for this transaction so two writes for one patient queue up."""
-    return Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
-
-
-def _check_consent(*, email: str, email_consent: bool) -> None:
-    if email_consent and not email:
-        raise ValidationError({"email": "Add an email address to record consent to email reminders."})
-
-
-# Patients
-
-
-def register_patient(
-    *,
-    clinic: Clinic,
-    record_number: str,
-    first_name: str,
-    last_name: str,
-    date_of_birth: datetime.date,
-    email: str = "",
-    phone: str = "",
-    email_consent: bool = False,
-    treats: str = Patient.Treats.OPIOIDS,
-    liver_condition: bool = False,
-    liver_condition_note: str = "",
-    emergency_contact_name: str = "",
-    emergency_contact_phone: str = "",
-    counsellor: User | None = None,
-) -> Patient:
-    if date_of_birth > clinic_today(clinic):
-        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
-    _check_consent(email=email, email_consent=email_consent)
-    patient = Patient(
-        clinic=clinic,
-        record_number=record_number.strip(),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        date_of_birth=date_of_birth,
-        email=email.strip(),
-        phone=phone.strip(),
-        email_consent=email_consent,
-        email_consent_at=timezone.now() if email_consent else None,
-        treats=treats,
-        liver_condition=liver_condition,
-        liver_condition_note=liver_condition_note,
-        emergency_contact_name=emergency_contact_name,
-        emergency_contact_phone=emergency_contact_phone,
-        counsellor=counsellor,
-    )
-    with transaction.atomic():
-        _save_checked(patient)
-    return patient
-
-
-def update_patient(*, patient: Patient, email_consent: bool | None = None, **details: Any) -> Patient:
-    """Change a patient's details; consent keeps the moment it was given."""
-    unknown = set(details) - set(PATIENT_DETAILS)
-    if unknown:
-        raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
-    with transaction.atomic():
-        patient = _locked_patient(patient)
-        for name, value in details.items():
-            setattr(patient, name, value.strip() if isinstance(value, str) else value)
-        if "date_of_birth" in details and patient.date_of_birth > clinic_today(patient.clinic):
-            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
-        if email_consent is not None and email_consent != patient.email_consent:
-            patient.email_consent = email_consent
-            patient.email_consent_at = timezone.now() if email_consent else None
-        _check_consent(email=patient.email, email_consent=patient.email_consent)
-        _save_checked(patient)
-    return patient
-
-
-def change_patient_status(*, patient: Patient, status: str) -> Patient:
-    """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
-    if status == Patient.Status.DISCHARGED:
-        raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
-    with transaction.atomic():
-        patient = _locked_patient(patient)
-        if status not in PATIENT_TRANSITIONS[patient.status]:
-            raise ValidationError(
-                f"A patient who is {patient.get_status_display().lower()} cannot become "
-                f"{Patient.Status(status).label.lower()}."
-            )
-        patient.status = status
-        patient.discharged_on = None
-        patient.save(update_fields=["status", "discharged_on"])
-    return patient
-
-
-def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None = None) -> Patient:
-    """Discharge a patient and cancel every visit still scheduled for them."""
-    with transaction.atomic():
-        patient = _locked_patient(patient)
-        today = clinic_today(patient.clinic)
-        discharged_on = discharged_on or today
-        if patient.status == Patient.Status.DISCHARGED:
-            raise ValidationError("This patient is already discharged.")
-        if discharged_on > today:
-            raise ValidationError({"discharged_on": "The discharge date cannot be in the future."})
-        patient.status = Patient.Status.DISCHARGED
-        patient.discharged_on = discharged_on
-        patient.save(update_fields=["status", "discharged_on"])
-        patient.visits.filter(status=Visit.Status.SCHEDULED).update(
-            status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.DISCHARGED
-        )
-    return patient
 
 
 # Placements
@@ -233,7 +113,7 @@ def record_placement(
     superseded; earlier ones stay, to be completed or marked missed.
     """
     with transaction.atomic():
-        patient = _locked_patient(patient)
+        patient = locked_patient(patient)
         rules = schedule_rules()
         _check_placement(
             patient=patient,
@@ -282,11 +162,13 @@ def record_placement(
             early_renewal_reason=early_renewal_reason.strip(),
             notes=notes,
         )
-        _save_checked(placement)
-        patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
+        save_checked(placement)
+        superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
             placement=placement
-        ).update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
-        Visit.objects.bulk_create(
+        )
+        outbox.withdraw_for_visits(superseded)
+        superseded.update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
+        visits = Visit.objects.bulk_create(
             Visit(
                 patient=patient,
                 placement=placement,
@@ -302,6 +184,7 @@ def record_placement(
                 rules=rules,
             )
         )
+        outbox.write_visit_reminders(visits, now=timezone.now())
     return placement
 
 
@@ -357,7 +240,7 @@ def _check_placement(
 def record_removal(*, placement: Placement, removed_on: datetime.date, reason: str) -> Placement:
     """An implant taken out early: coverage ends that day and its later visits are cancelled."""
     with transaction.atomic():
-        patient = _locked_patient(placement.patient)
+        patient = locked_patient(placement.patient)
         placement = Placement.objects.select_for_update().get(pk=placement.pk)
         if placement.removed_on is not None:
             raise ValidationError(f"This placement was already removed on {placement.removed_on:%d %b %Y}.")
@@ -370,8 +253,9 @@ def record_removal(*, placement: Placement, removed_on: datetime.date, reason: s
         placement.removed_on = removed_on
         placement.removal_reason = reason.strip()
         placement.save(update_fields=["removed_on", "removal_reason"])
-        placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on).update(
-            status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.REMOVED
+        cancel_visits(
+            placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on),
+            reason=Visit.CancelReason.REMOVED,
         )
     return placement
 
@@ -414,7 +298,8 @@ def complete_visit(
         visit.status = Visit.Status.COMPLETED
         visit.completed_on = completed_on
         visit.seen_by = seen_by
-        _save_checked(visit)
+        save_checked(visit)
+        outbox.withdraw_for_visits([visit])
     return visit
 
 
@@ -442,7 +327,11 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
             )
         visit.appointment_at = appointment_at
         visit.appointment_override_reason = "" if inside else override_reason.strip()
-        visit.save(update_fields=["appointment_at", "appointment_override_reason"])
+        visit.confirmed_at = None  # a confirmation was for the old time
+        visit.save(update_fields=["appointment_at", "appointment_override_reason", "confirmed_at"])
+        # Reminders not yet sent follow the new day; one already sent is not sent again.
+        outbox.withdraw_for_visits([visit], kinds=outbox.ADVANCE_KINDS)
+        outbox.write_visit_reminders([visit], now=timezone.now(), future_only=True)
     return visit
 
 
@@ -450,85 +339,40 @@ def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC) -> Vi
     with transaction.atomic():
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         _check_visit_move(visit, Visit.Status.CANCELLED)
-        visit.status = Visit.Status.CANCELLED
-        visit.cancel_reason = reason
-        visit.save(update_fields=["status", "cancel_reason"])
+        cancel_visits(Visit.objects.filter(pk=visit.pk), reason=reason)
+        visit.refresh_from_db()
     return visit
 
 
-def mark_missed_visits(*, today: datetime.date, clinic: Clinic | None = None) -> int:
+def confirm_visit(*, visit: Visit, now: datetime.datetime | None = None) -> Visit:
+    """The patient confirmed from their email; a second confirmation keeps the first time."""
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().get(pk=visit.pk)
+        if visit.status != Visit.Status.SCHEDULED:
+            raise ValidationError(f"This visit is {visit.get_status_display().lower()}; there is nothing to confirm.")
+        if visit.confirmed_at is None:
+            visit.confirmed_at = now or timezone.now()
+            visit.save(update_fields=["confirmed_at"])
+    return visit
+
+
+def mark_missed_visits(
+    *, today: datetime.date, clinic: Clinic | None = None, now: datetime.datetime | None = None
+) -> int:
     """Scheduled visits whose window closed before ``today`` become missed; returns how many.
 
-    A conditional update, so running it twice, or in two workers at once, changes nothing more.
+    Each gets a "we missed you" reminder. The update is conditional and the reminder unique per
+    visit, so running it twice, or in two workers at once, changes nothing more.
     """
+    now = now or timezone.now()
     overdue = Visit.objects.overdue(today)
     if clinic is not None:
         overdue = overdue.filter(patient__clinic=clinic)
     with transaction.atomic():
-        return Visit.objects.filter(pk__in=overdue.values("pk"), status=Visit.Status.SCHEDULED).update(
+        visits = list(overdue.select_related("patient__clinic"))
+        marked = Visit.objects.filter(pk__in=[visit.pk for visit in visits], status=Visit.Status.SCHEDULED).update(
             status=Visit.Status.MISSED
         )
-
-
-# Therapy
-
-
-def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
-    if held_on > clinic_today(clinic):
-        raise ValidationError({"held_on": "Attendance can only be logged for a session that has taken place."})
-
-
-def log_therapy_session(
-    *,
-    patient: Patient,
-    held_on: datetime.date,
-    status: str,
-    counsellor: User | None = None,
-    note: str = "",
-) -> TherapySession:
-    """Log one individual session."""
-    _check_session_day(clinic=patient.clinic, held_on=held_on)
-    session = TherapySession(
-        patient=patient,
-        kind=TherapySession.Kind.INDIVIDUAL,
-        held_on=held_on,
-        status=status,
-        counsellor=counsellor,
-        note=note,
-    )
-    with transaction.atomic():
-        _save_checked(session)
-    return session
-
-
-def log_group_attendance(
-    *,
-    group: TherapyGroup,
-    held_on: datetime.date,
-    attendance: Mapping[Patient, str],
-    counsellor: User | None = None,
-) -> list[TherapySession]:
-    """Log a group session for its whole roster at once; logging the same day again corrects it."""
-    _check_session_day(clinic=group.clinic, held_on=held_on)
-    valid = set(TherapySession.Status.values)
-    wrong_clinic = [patient for patient in attendance if patient.clinic_id != group.clinic_id]
-    if wrong_clinic:
-        raise ValidationError(f"{wrong_clinic[0].full_name} is not a patient of this group's clinic.")
-    bad_status = [status for status in attendance.values() if status not in valid]
-    if bad_status:
-        raise ValidationError(f"{bad_status[0]!r} is not an attendance status.")
-    sessions = []
-    with transaction.atomic():
-        existing = {
-            session.patient_id: session
-            for session in TherapySession.objects.select_for_update().filter(group=group, held_on=held_on)
-        }
-        for patient, status in attendance.items():
-            session = existing.get(patient.pk) or TherapySession(
-                patient=patient, group=group, kind=TherapySession.Kind.GROUP, held_on=held_on
-            )
-            session.status = status
-            session.counsellor = counsellor
-            session.save()
-            sessions.append(session)
-    return sessions
+        outbox.withdraw_for_visits(visits, kinds=outbox.ADVANCE_KINDS)
+        outbox.write_missed_visit_reminders(visits, now=now)
+    return marked

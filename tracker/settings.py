@@ -5,6 +5,7 @@ One module for every environment. ``DJANGO_ENV`` is ``development`` (the default
 the values that must never be guessed. README "Configuration" lists every variable.
 """
 
+import datetime
 import secrets
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
     return value
+
+
+def _env_time(name: str, default: str) -> datetime.time:
+    raw = env.str(name, default=default)
+    try:
+        return datetime.time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a time of day such as 09:30, not {raw!r}.") from None
 
 
 def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -105,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "patients.context_processors.pipeline_health",
             ],
         },
     },
@@ -192,6 +202,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Every minute: send the reminders that are due, retry the ones whose wait is over, return
+    # rows abandoned by a dead worker, and expire the ones whose visit has passed.
+    "dispatch-due-reminders": {
+        "task": "patients.tasks.dispatch_due_reminders",
+        "schedule": 60,
+    },
+    # Every five minutes: each clinic whose digest time has come today gets it, once.
+    "send-coordinator-digests": {
+        "task": "patients.tasks.send_coordinator_digests",
+        "schedule": 5 * 60,
+    },
     # Every quarter of an hour: in each clinic whose day has turned, scheduled visits whose window
     # closed before today become missed. Running it again on the same day changes nothing.
     "mark-missed-visits": {
@@ -215,6 +236,31 @@ INDUCTION_MIN_OPIOID_FREE_DAYS = _env_int("INDUCTION_MIN_OPIOID_FREE_DAYS", 7, m
 ALT_UPPER_LIMIT_OF_NORMAL = _env_int("ALT_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
 AST_UPPER_LIMIT_OF_NORMAL = _env_int("AST_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
 LIVER_FLAG_MULTIPLE = _env_int("LIVER_FLAG_MULTIPLE", 3, minimum=1)
+
+# Reminders (README "Reminders"). Times are clinic-local; a clinic may set its own daytime hours.
+# The local time at which a reminder goes out on its day.
+REMINDER_SEND_TIME = _env_time("REMINDER_SEND_TIME", "10:00")
+# The hours in which patients may be emailed; a reminder due at night waits for the morning.
+REMINDER_DAYTIME_START = _env_time("REMINDER_DAYTIME_START", "09:00")
+REMINDER_DAYTIME_END = _env_time("REMINDER_DAYTIME_END", "19:00")
+if not REMINDER_DAYTIME_START < REMINDER_DAYTIME_END:
+    raise ImproperlyConfigured("REMINDER_DAYTIME_START must come before REMINDER_DAYTIME_END.")
+# Attempts before a reminder that keeps failing for a passing reason is marked failed.
+REMINDER_MAX_ATTEMPTS = _env_int("REMINDER_MAX_ATTEMPTS", 6, minimum=1)
+# The first retry waits this long; each later one waits twice as long as the one before.
+REMINDER_RETRY_BASE_SECONDS = _env_int("REMINDER_RETRY_BASE_SECONDS", 60, minimum=1)
+# A claimed reminder still unsent after this long (its worker died) goes back to pending.
+REMINDER_LEASE_SECONDS = _env_int("REMINDER_LEASE_SECONDS", 300, minimum=30)
+# Reminders one dispatcher claims at a time.
+REMINDER_BATCH_SIZE = _env_int("REMINDER_BATCH_SIZE", 50, minimum=1)
+# Days a confirm or unsubscribe link in an email keeps working.
+REMINDER_LINK_MAX_AGE_DAYS = _env_int("REMINDER_LINK_MAX_AGE_DAYS", 60, minimum=1)
+# Minutes without a dispatcher run after which every staff page warns that reminders are not going out.
+DISPATCHER_SILENT_AFTER_MINUTES = _env_int("DISPATCHER_SILENT_AFTER_MINUTES", 10, minimum=1)
+# The local time at which each clinic's coordinators get their daily digest.
+DIGEST_SEND_TIME = _env_time("DIGEST_SEND_TIME", "07:30")
+# The address patients' links point at.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,30 @@
+"""Template context every staff page shares."""
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from patients.models import PipelineHeartbeat
+
+
+def pipeline_health(request: HttpRequest) -> dict[str, Any]:
+    """Whether the reminder dispatcher has gone quiet: a silent pipeline is a safety failure.
+
+    Only signed-in staff see it; the patients' open pages neither need nor show it.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return {}
+    last_run_at = (
+        PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER)
+        .values_list("last_run_at", flat=True)
+        .first()
+    )
+    quiet_for = datetime.timedelta(minutes=settings.DISPATCHER_SILENT_AFTER_MINUTES)
+    return {
+        "reminders_silent": last_run_at is None or timezone.now() - last_run_at > quiet_for,
+        "reminders_last_run_at": last_run_at,
+    }

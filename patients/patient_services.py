@@ -1,0 +1,174 @@
+"""Writes about the person: registration, details, consent and status."""
+
+import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients import outbox
+from patients.models import Clinic, Patient, Reminder, Visit
+from patients.selectors import clinic_today
+from patients.service_base import cancel_visits, locked_patient, save_checked
+
+# The moves a patient's status may make; leaving discharge is a readmission.
+PATIENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    Patient.Status.ACTIVE: frozenset(
+        {Patient.Status.PAUSED, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.PAUSED: frozenset(
+        {Patient.Status.ACTIVE, Patient.Status.LOST_TO_FOLLOW_UP, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.LOST_TO_FOLLOW_UP: frozenset(
+        {Patient.Status.ACTIVE, Patient.Status.PAUSED, Patient.Status.DISCHARGED}
+    ),
+    Patient.Status.DISCHARGED: frozenset({Patient.Status.ACTIVE}),
+}
+
+PATIENT_DETAILS = (
+    "record_number",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "treats",
+    "liver_condition",
+    "liver_condition_note",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "counsellor",
+)
+
+
+def _check_consent(*, email: str, email_consent: bool) -> None:
+    if email_consent and not email:
+        raise ValidationError({"email": "Add an email address to record consent to email reminders."})
+
+
+def register_patient(
+    *,
+    clinic: Clinic,
+    record_number: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: datetime.date,
+    email: str = "",
+    phone: str = "",
+    email_consent: bool = False,
+    treats: str = Patient.Treats.OPIOIDS,
+    liver_condition: bool = False,
+    liver_condition_note: str = "",
+    emergency_contact_name: str = "",
+    emergency_contact_phone: str = "",
+    counsellor: User | None = None,
+) -> Patient:
+    if date_of_birth > clinic_today(clinic):
+        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+    _check_consent(email=email, email_consent=email_consent)
+    patient = Patient(
+        clinic=clinic,
+        record_number=record_number.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        email=email.strip(),
+        phone=phone.strip(),
+        email_consent=email_consent,
+        email_consent_at=timezone.now() if email_consent else None,
+        treats=treats,
+        liver_condition=liver_condition,
+        liver_condition_note=liver_condition_note,
+        emergency_contact_name=emergency_contact_name,
+        emergency_contact_phone=emergency_contact_phone,
+        counsellor=counsellor,
+    )
+    with transaction.atomic():
+        save_checked(patient)
+    return patient
+
+
+def update_patient(*, patient: Patient, email_consent: bool | None = None, **details: Any) -> Patient:
+    """Change a patient's details; consent keeps the moment it was given.
+
+    Withdrawing consent cancels every reminder not yet sent; giving it, or a new address, brings
+    back the reminders still to come.
+    """
+    unknown = set(details) - set(PATIENT_DETAILS)
+    if unknown:
+        raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        patient = locked_patient(patient)
+        reachable_before = (patient.email_consent, patient.email)
+        for name, value in details.items():
+            setattr(patient, name, value.strip() if isinstance(value, str) else value)
+        if "date_of_birth" in details and patient.date_of_birth > clinic_today(patient.clinic):
+            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if email_consent is not None and email_consent != patient.email_consent:
+            patient.email_consent = email_consent
+            patient.email_consent_at = timezone.now() if email_consent else None
+        _check_consent(email=patient.email, email_consent=patient.email_consent)
+        save_checked(patient)
+        if (patient.email_consent, patient.email) != reachable_before:
+            _replan_reminders(patient)
+    return patient
+
+
+def withdraw_email_consent(*, patient: Patient) -> Patient:
+    """The patient's one-click unsubscribe: no more email, every unsent reminder cancelled at once."""
+    with transaction.atomic():
+        patient = locked_patient(patient)
+        if patient.email_consent:
+            patient.email_consent = False
+            patient.email_consent_at = None
+            patient.save(update_fields=["email_consent", "email_consent_at"])
+        outbox.withdraw(patient.reminders.all())
+    return patient
+
+
+def _replan_reminders(patient: Patient) -> None:
+    """Reminders still to come, written again for the patient's consent and address as they are now."""
+    now = timezone.now()
+    if not patient.email_consent:
+        outbox.withdraw(patient.reminders.all())
+        return
+    open_visits = list(patient.visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
+    outbox.withdraw(patient.reminders.filter(visit__in=open_visits, send_at__gte=now))
+    outbox.write_visit_reminders(open_visits, now=now, future_only=True)
+
+
+def change_patient_status(*, patient: Patient, status: str) -> Patient:
+    """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
+    if status == Patient.Status.DISCHARGED:
+        raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
+    with transaction.atomic():
+        patient = locked_patient(patient)
+        if status not in PATIENT_TRANSITIONS[patient.status]:
+            raise ValidationError(
+                f"A patient who is {patient.get_status_display().lower()} cannot become "
+                f"{Patient.Status(status).label.lower()}."
+            )
+        patient.status = status
+        patient.discharged_on = None
+        patient.save(update_fields=["status", "discharged_on"])
+    return patient
+
+
+def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None = None) -> Patient:
+    """Discharge a patient and cancel every visit still scheduled for them."""
+    with transaction.atomic():
+        patient = locked_patient(patient)
+        today = clinic_today(patient.clinic)
+        discharged_on = discharged_on or today
+        if patient.status == Patient.Status.DISCHARGED:
+            raise ValidationError("This patient is already discharged.")
+        if discharged_on > today:
+            raise ValidationError({"discharged_on": "The discharge date cannot be in the future."})
+        patient.status = Patient.Status.DISCHARGED
+        patient.discharged_on = discharged_on
+        patient.save(update_fields=["status", "discharged_on"])
+        cancel_visits(patient.visits.all(), reason=Visit.CancelReason.DISCHARGED)
+        outbox.withdraw(patient.reminders.exclude(kind=Reminder.Kind.VISIT_CANCELLED))
+    return patient

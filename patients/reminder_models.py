@@ -1,0 +1,135 @@
+"""The reminder outbox and the records that keep the pipeline honest.
+
+A row exists before anything is sent; the dispatcher claims it, sends, and stamps it. Nothing is
+remembered only in Redis. ``patients.models`` re-exports these models.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Reminder(models.Model):
+    class Kind(models.TextChoices):
+        MONITORING_3_DAYS = "monitoring_3_days", "Monitoring visit in 3 days"
+        MONITORING_1_DAY = "monitoring_1_day", "Monitoring visit tomorrow"
+        RENEWAL_14_DAYS = "renewal_14_days", "Renewal in 14 days"
+        RENEWAL_3_DAYS = "renewal_3_days", "Renewal in 3 days"
+        RENEWAL_1_DAY = "renewal_1_day", "Renewal tomorrow"
+        MISSED_VISIT = "missed_visit", "Missed visit"
+        VISIT_CANCELLED = "visit_cancelled", "Visit cancelled"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    class SkipReason(models.TextChoices):
+        NO_CONSENT = "no_consent", "No consent to email: phone instead"
+        NO_EMAIL = "no_email", "No email address: phone instead"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders")
+    visit = models.ForeignKey("patients.Visit", on_delete=models.PROTECT, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    send_at = models.DateTimeField(help_text="When the rule says it goes out.")
+    next_attempt_at = models.DateTimeField(help_text="When the dispatcher may next try: later after a failure.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # Set by the dispatcher that claimed the row; only that dispatcher may stamp the outcome.
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A row still sending after this moment is returned to pending."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Fixed when the row is written, so every copy of one reminder carries the same Message-ID.
+    message_id = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["send_at"]
+        constraints = [
+            # One live copy of each rule's reminder per visit; a cancelled one may be written again.
+            models.UniqueConstraint(
+                fields=["visit", "kind"], condition=~Q(status="cancelled"), name="reminder_one_live_per_visit_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending", "sent", "failed", "skipped", "cancelled", "expired"]),
+                name="reminder_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "monitoring_3_days",
+                        "monitoring_1_day",
+                        "renewal_14_days",
+                        "renewal_3_days",
+                        "renewal_1_day",
+                        "missed_visit",
+                        "visit_cancelled",
+                    ]
+                ),
+                name="reminder_kind_valid",
+            ),
+            models.CheckConstraint(condition=Q(channel="email"), name="reminder_channel_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="reminder_sent_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_expires_at__isnull=False), name="reminder_sending_has_lease"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="skipped", skip_reason__in=["no_consent", "no_email"])
+                | (~Q(status="skipped") & Q(skip_reason="")),
+                name="reminder_skip_reason_matches_status",
+            ),
+        ]
+        indexes = [
+            # The dispatcher's due rows: pending, next attempt at or before now.
+            models.Index(fields=["status", "next_attempt_at"], name="reminder_due_idx"),
+            # The recovery sweep: rows left sending by a worker that died.
+            models.Index(fields=["status", "lease_expires_at"], name="reminder_lease_idx"),
+            # The dashboard's failed, skipped and expired lists, newest first.
+            models.Index(fields=["status", "send_at"], name="reminder_status_send_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display().lower()})"
+
+
+class PipelineHeartbeat(models.Model):
+    """When a periodic job last ran, so a silent pipeline shows on every staff page."""
+
+    DISPATCHER = "dispatcher"
+
+    name = models.CharField(max_length=60, unique=True)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M}"
+
+
+class DigestRun(models.Model):
+    """One coordinators' digest per clinic per day, whatever the number of workers."""
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="digest_runs")
+    day = models.DateField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "day"], name="digest_once_per_clinic_day")]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.clinic} on {self.day}"

@@ -1,0 +1,32 @@
+"""What several services need: a model's own checks before saving, the patient row lock, and
+cancelling visits together with their reminders."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from patients import outbox
+from patients.models import Patient, Visit
+
+
+def save_checked(instance: Any, **clean_options: Any) -> None:
+    """Run the model's own checks (field limits, constraints) before saving, for a clear message."""
+    instance.full_clean(**clean_options)
+    instance.save()
+
+
+def locked_patient(patient: Patient) -> Patient:
+    """The patient row, locked for this transaction so two writes for one patient queue up."""
+    return Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
+
+
+def cancel_visits(visits: QuerySet[Visit], *, reason: str) -> int:
+    """Cancel visits, withdraw their unsent reminders, and tell patients who had been reminded."""
+    cancelled = list(visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
+    outbox.withdraw_for_visits(cancelled)
+    count = Visit.objects.filter(pk__in=[visit.pk for visit in cancelled]).update(
+        status=Visit.Status.CANCELLED, cancel_reason=reason
+    )
+    outbox.write_cancellation_notices(cancelled, now=timezone.now())
+    return count
