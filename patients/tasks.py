@@ -1,14 +1,30 @@
-"""Celery tasks: thin wrappers that take ids or nothing, and call services."""
+"""Celery tasks: thin wrappers that take ids or nothing, and call services.
+
+Every task takes its notion of time from the clock once and hands it down, and is safe to run
+twice: the database, not the broker, decides what has been done.
+"""
 
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
-from patients import services
+from patients import digest, reminders, services
 from patients.models import Clinic
 from patients.selectors import clinic_today
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task
+def dispatch_due_reminders() -> int:
+    """Beat runs this every minute; a run that overlaps another sends nothing twice."""
+    return reminders.dispatch_due_reminders(now=timezone.now())
+
+
+@shared_task
+def send_coordinator_digests() -> int:
+    return digest.send_coordinator_digests(now=timezone.now())
 
 
 @shared_task
@@ -18,9 +34,10 @@ def mark_missed_visits_everywhere() -> int:
     Beat runs this several times an hour so that each clinic's midnight is caught soon after it
     passes, wherever the clinic is; a run on a day already done changes nothing.
     """
+    now = timezone.now()
     total = 0
     for clinic in Clinic.objects.all():
-        marked = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic)
+        marked = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic, now=now)
         if marked:
             logger.info("Marked %d visits missed at %s", marked, clinic.name)
         total += marked

@@ -129,6 +129,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, so that the Celery workers an integration test starts share the database.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_SQLITE_PATH", default=str(VAR_DIR / "test.sqlite3"))}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -250,7 +252,7 @@ REMINDER_MAX_ATTEMPTS = _env_int("REMINDER_MAX_ATTEMPTS", 6, minimum=1)
 # The first retry waits this long; each later one waits twice as long as the one before.
 REMINDER_RETRY_BASE_SECONDS = _env_int("REMINDER_RETRY_BASE_SECONDS", 60, minimum=1)
 # A claimed reminder still unsent after this long (its worker died) goes back to pending.
-REMINDER_LEASE_SECONDS = _env_int("REMINDER_LEASE_SECONDS", 300, minimum=30)
+REMINDER_LEASE_SECONDS = _env_int("REMINDER_LEASE_SECONDS", 300, minimum=5)
 # Reminders one dispatcher claims at a time.
 REMINDER_BATCH_SIZE = _env_int("REMINDER_BATCH_SIZE", 50, minimum=1)
 # Days a confirm or unsubscribe link in an email keeps working.

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "Implant monitoring"
@@ -8,6 +8,8 @@ admin.site.index_title = "Clinic records"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Links in patients' emails: the only pages open without signing in.
+    path("r/", include("patients.public_urls")),
     # The coordinators' dashboard takes this address once it exists; until then, the admin.
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

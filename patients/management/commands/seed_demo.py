@@ -16,9 +16,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from patients import demo
-from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
+from patients import demo, outbox
+from patients.models import (
+    Clinic,
+    Membership,
+    Patient,
+    Placement,
+    Product,
+    Reminder,
+    TherapyGroup,
+    TherapySession,
+    Visit,
+)
 from patients.selectors import clinic_today, schedule_rules
 
 DEFAULT_PATIENTS = 60
@@ -196,7 +207,15 @@ def write(batch: list[demo.PatientRows]) -> None:
         Patient.history.bulk_history_create(patients, default_change_reason=HISTORY_REASON)
         Placement.objects.bulk_create(placements)
         Placement.history.bulk_history_create(placements, default_change_reason=HISTORY_REASON)
-        Visit.objects.bulk_create(visit for rows in batch for visit in rows.visits)
+        visits = Visit.objects.bulk_create(visit for rows in batch for visit in rows.visits)
+        # The reminders record_placement would have written for the visits still to come.
+        now = timezone.now()
+        Reminder.objects.bulk_create(
+            reminder
+            for visit in visits
+            if visit.status == Visit.Status.SCHEDULED
+            for reminder in outbox.plan_visit_reminders(visit, now=now)
+        )
         TherapySession.objects.bulk_create(session for rows in batch for session in rows.sessions)
         members.objects.bulk_create(
             members(therapygroup_id=rows.member_of.pk, patient_id=rows.patient.pk)

@@ -1,0 +1,173 @@
+"""The coordinators' morning digest: what needs a phone call or a booking today, once per clinic per day.
+
+Beat runs ``send_coordinator_digests`` every few minutes. A clinic is due once its local clock has
+passed ``DIGEST_SEND_TIME``; the first run that day writes the clinic's ``DigestRun`` row, and the
+unique constraint on (clinic, day) lets exactly one worker win, however many run at once. The row is
+committed before anything is sent, so a second worker never sends too. If no email could go out the
+claim is dropped and the next run tries again; once one has gone, the day is done.
+
+This email goes to staff only, so it may name patients and clinical states.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from patients import worklists
+from patients.emails import build_email
+from patients.models import Clinic, DigestRun, Membership, Reminder, Visit
+from patients.schedule import CoverageState
+
+logger = logging.getLogger(__name__)
+
+# Lines shown per list; the counts are always complete and the dashboard has the rest.
+LIST_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    count: int
+    lines: list[str]
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.lines)
+
+
+def _section(title: str, lines: list[str]) -> Section:
+    return Section(title=title, count=len(lines), lines=lines[:LIST_LIMIT])
+
+
+def _patient(patient: Any) -> str:
+    return f"{patient.record_number} {patient.full_name}"
+
+
+def _local_midnight(day: datetime.date, clinic: Clinic) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=clinic.zone)
+
+
+def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
+    """The digest's lists for one clinic, most urgent first, each from one query."""
+    lapsed = worklists.lapsed_patients(clinic, today=today)
+    renewals: QuerySet[Visit] = worklists.open_renewal_windows_without_appointment(clinic, today=today)
+    missed: QuerySet[Visit] = worklists.recent_missed_visits(clinic, today=today)
+    # Yesterday's failures and expiries, and today's skipped rows (known in advance: phone instead).
+    calls: QuerySet[Reminder] = worklists.reminders_needing_a_call(
+        clinic,
+        since=_local_midnight(today - datetime.timedelta(days=1), clinic),
+        until=_local_midnight(today + datetime.timedelta(days=1), clinic),
+    )
+    return [
+        _section(
+            "Coverage lapsed",
+            [
+                f"{_patient(row.patient)}: no cover since {row.coverage_ended_on:%d %b} "
+                f"({row.days_without_cover} days)"
+                for row in lapsed
+                if row.state is CoverageState.LAPSED
+            ],
+        ),
+        _section(
+            "Re-induction required",
+            [
+                f"{_patient(row.patient)}: no cover since {row.coverage_ended_on:%d %b %Y}"
+                for row in lapsed
+                if row.state is CoverageState.REINDUCTION_REQUIRED
+            ],
+        ),
+        _section(
+            "Renewal window open, no appointment",
+            [f"{_patient(visit.patient)}: window closes {visit.window_end:%a %d %b}" for visit in renewals],
+        ),
+        _section(
+            f"Missed visits (last {worklists.MISSED_VISIT_DAYS} days)",
+            [
+                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} due {visit.due_on:%d %b}"
+                for visit in missed
+            ],
+        ),
+        _section(
+            "Reminders that did not go out (phone instead)",
+            [
+                f"{_patient(reminder.patient)}: {reminder.get_kind_display().lower()}, "
+                f"{reminder.get_status_display().lower()}"
+                + (f" ({reminder.get_skip_reason_display()})" if reminder.skip_reason else "")
+                for reminder in calls
+            ],
+        ),
+    ]
+
+
+def coordinators(clinic: Clinic) -> list[str]:
+    """Addresses of the clinic's active coordinators, each once."""
+    emails = (
+        Membership.objects.filter(clinic=clinic, role=Membership.Role.COORDINATOR, user__is_active=True)
+        .exclude(user__email="")
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+    return list(dict.fromkeys(emails))
+
+
+def _claim(clinic: Clinic, day: datetime.date) -> DigestRun | None:
+    """The day's run for the clinic if this worker is first, else None."""
+    if DigestRun.objects.filter(clinic=clinic, day=day).exists():
+        return None
+    try:
+        # Durable: the claim is committed before any email goes, so a rival worker sees it.
+        with transaction.atomic(durable=True):
+            return DigestRun.objects.create(clinic=clinic, day=day)
+    except IntegrityError:
+        return None
+
+
+def send_clinic_digest(clinic: Clinic, *, now: datetime.datetime) -> int:
+    """Send the clinic's digest for its local today if not done yet; returns emails sent."""
+    today = now.astimezone(clinic.zone).date()
+    run = _claim(clinic, today)
+    if run is None:
+        return 0
+    recipients = coordinators(clinic)
+    sections = digest_sections(clinic, today=today) if recipients else []
+    context = {
+        "clinic": clinic,
+        "today": today,
+        "sections": sections,
+        "total": sum(section.count for section in sections),
+        "dashboard_url": settings.SITE_URL + "/",
+    }
+    sent = 0
+    try:
+        for address in recipients:
+            build_email("digest", context, to=[address], from_email=settings.DEFAULT_FROM_EMAIL).send()
+            sent += 1
+    except Exception:
+        if sent == 0:
+            # Nobody has it yet: let the next run try again rather than lose the day.
+            run.delete()
+            raise
+        # Some have it: sending again would give them a second copy, so the day stays done.
+        logger.exception("The digest for %s reached %d of %d coordinators", clinic.name, sent, len(recipients))
+    run.sent_at = now
+    run.save(update_fields=["sent_at"])
+    return sent
+
+
+def send_coordinator_digests(*, now: datetime.datetime) -> int:
+    """Each clinic whose local time has reached DIGEST_SEND_TIME gets today's digest, once."""
+    sent = 0
+    for clinic in Clinic.objects.order_by("pk"):
+        if now.astimezone(clinic.zone).time() < settings.DIGEST_SEND_TIME:
+            continue
+        try:
+            sent += send_clinic_digest(clinic, now=now)
+        except Exception:
+            # One clinic's broken mail server or bad row must not hold back every other clinic.
+            logger.exception("The digest for %s could not be sent", clinic.name)
+    return sent

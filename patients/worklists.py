@@ -1,0 +1,101 @@
+"""The lists a coordinator works through, for one clinic: the digest email now, the dashboard next.
+
+Each is a bounded number of queries whatever the number of patients: no query per row.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from patients import schedule
+from patients.models import Clinic, Patient, Placement, Reminder, Visit
+from patients.selectors import coverage_span, schedule_rules
+
+# How far back a missed visit stays on the list: after that the patient is a lapse to chase, not a miss.
+MISSED_VISIT_DAYS = 30
+# Reminders that did not reach the patient, so someone has to phone.
+NEEDS_A_CALL = (Reminder.Status.FAILED, Reminder.Status.SKIPPED, Reminder.Status.EXPIRED)
+
+
+@dataclass(frozen=True)
+class LapsedPatient:
+    patient: Patient
+    state: schedule.CoverageState  # LAPSED or REINDUCTION_REQUIRED
+    coverage_ended_on: datetime.date
+    days_without_cover: int
+
+
+def lapsed_patients(clinic: Clinic, *, today: datetime.date) -> list[LapsedPatient]:
+    """Patients in care whose newest placement no longer covers them, longest without cover first.
+
+    One query: each patient's newest placement on or before ``today`` (a correlated subquery on the
+    placement index), kept only if it ended before today. Coverage follows that placement alone.
+    """
+    newest = Placement.objects.filter(patient=OuterRef("patient"), placed_on__lte=today).order_by("-placed_on")
+    placements = (
+        Placement.objects.filter(patient__clinic=clinic, placed_on__lte=today, pk=Subquery(newest.values("pk")[:1]))
+        .exclude(patient__status=Patient.Status.DISCHARGED)
+        .filter(Q(covers_until__lt=today) | Q(removed_on__lt=today))
+        .select_related("patient", "product")
+    )
+    rules = schedule_rules()
+    lapsed = []
+    for placement in placements:
+        state = schedule.coverage_state(spans=[coverage_span(placement)], today=today, discharged=False, rules=rules)
+        if state in (schedule.CoverageState.LAPSED, schedule.CoverageState.REINDUCTION_REQUIRED):
+            ended = placement.coverage_ends_on
+            lapsed.append(
+                LapsedPatient(
+                    patient=placement.patient,
+                    state=state,
+                    coverage_ended_on=ended,
+                    days_without_cover=(today - ended).days,
+                )
+            )
+    return sorted(lapsed, key=lambda row: (row.coverage_ended_on, row.patient.record_number))
+
+
+def open_renewal_windows_without_appointment(clinic: Clinic, *, today: datetime.date) -> QuerySet[Visit]:
+    """Renewals that may happen today but are not booked, the one closing soonest first."""
+    return (
+        Visit.objects.open()
+        .filter(
+            patient__clinic=clinic,
+            kind=Visit.Kind.RENEWAL,
+            window_start__lte=today,
+            window_end__gte=today,
+            appointment_at__isnull=True,
+        )
+        .select_related("patient")
+        .order_by("window_end", "patient__record_number")
+    )
+
+
+def recent_missed_visits(clinic: Clinic, *, today: datetime.date, days: int = MISSED_VISIT_DAYS) -> QuerySet[Visit]:
+    """Visits marked missed that were due in the last ``days`` days, newest first."""
+    return (
+        Visit.objects.filter(
+            patient__clinic=clinic,
+            status=Visit.Status.MISSED,
+            due_on__gte=today - datetime.timedelta(days=days),
+            due_on__lte=today,
+        )
+        .select_related("patient")
+        .order_by("-due_on", "patient__record_number")
+    )
+
+
+def reminders_needing_a_call(
+    clinic: Clinic, *, since: datetime.datetime, until: datetime.datetime
+) -> QuerySet[Reminder]:
+    """Reminders meant to go out between ``since`` and ``until`` that failed, were skipped or expired.
+
+    Bounded by time because skipped rows accumulate for every patient without email consent: only
+    the ones whose moment has come are calls to make.
+    """
+    return (
+        Reminder.objects.filter(patient__clinic=clinic, status__in=NEEDS_A_CALL, send_at__gte=since, send_at__lt=until)
+        .select_related("patient", "visit")
+        .order_by("send_at", "patient__record_number")
+    )
