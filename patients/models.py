@@ -189,7 +189,7 @@ class Patient(models.Model):
         return f"{self.full_name} ({self.record_number})"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:patients_patient_change", args=[self.pk])
+        return reverse("patients:patient_detail", args=[self.uuid])
 
     @property
     def full_name(self) -> str:
@@ -422,6 +422,8 @@ class Visit(models.Model):
             models.Index(fields=["status", "window_end"], name="visit_status_window_end_idx"),
             # The dashboard's "visits today and this week" and renewals due soon.
             models.Index(fields=["status", "due_on"], name="visit_status_due_on_idx"),
+            # The patient list's next scheduled visit per patient, and a patient's visit plan.
+            models.Index(fields=["patient", "status", "due_on"], name="visit_patient_status_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -498,12 +500,14 @@ class TherapySession(models.Model):
 
 
 # The reminder outbox lives in its own module; it belongs to this app like the models above.
+from patients.call_models import FollowUpCall  # noqa: E402
 from patients.reminder_models import DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
 
 __all__ = [
     "CheckResult",
     "Clinic",
     "DigestRun",
+    "FollowUpCall",
     "Membership",
     "NaloxoneChallenge",
     "Patient",

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients import outbox
-from patients.models import Clinic, Patient, Reminder, Visit
+from patients.models import Clinic, FollowUpCall, Patient, Reminder, Visit
 from patients.selectors import clinic_today
 from patients.service_base import cancel_visits, locked_patient, save_checked
 
@@ -172,3 +172,36 @@ def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None =
         cancel_visits(patient.visits.all(), reason=Visit.CancelReason.DISCHARGED)
         outbox.withdraw(patient.reminders.exclude(kind=Reminder.Kind.VISIT_CANCELLED))
     return patient
+
+
+def log_follow_up_call(
+    *,
+    patient: Patient,
+    outcome: str,
+    called_by: User | None = None,
+    visit: Visit | None = None,
+    note: str = "",
+    try_again_on: datetime.date | None = None,
+    called_at: datetime.datetime | None = None,
+) -> FollowUpCall:
+    """Record a phone call about a missed visit or a lapse; the worklist shows its outcome."""
+    called_at = called_at or timezone.now()
+    today = clinic_today(patient.clinic)
+    if visit is not None and visit.patient_id != patient.pk:
+        raise ValidationError({"visit": "That visit belongs to another patient."})
+    if called_at > timezone.now():
+        raise ValidationError({"called_at": "A call cannot be logged before it happens."})
+    if try_again_on is not None and try_again_on <= today:
+        raise ValidationError({"try_again_on": "The day to try again must be after today."})
+    call = FollowUpCall(
+        patient=patient,
+        visit=visit,
+        outcome=outcome,
+        called_by=called_by,
+        note=note.strip(),
+        try_again_on=try_again_on,
+        called_at=called_at,
+    )
+    with transaction.atomic():
+        save_checked(call)
+    return call

@@ -25,13 +25,20 @@ from patients.patient_services import (
     PATIENT_TRANSITIONS,
     change_patient_status,
     discharge_patient,
+    log_follow_up_call,
     register_patient,
     update_patient,
     withdraw_email_consent,
 )
 from patients.selectors import clinic_today, coverage_spans, schedule_rules
 from patients.service_base import cancel_visits, locked_patient, save_checked
-from patients.therapy_services import log_group_attendance, log_therapy_session
+from patients.therapy_services import (
+    create_therapy_group,
+    log_group_attendance,
+    log_therapy_session,
+    set_group_members,
+    update_therapy_group,
+)
 
 __all__ = [
     "PATIENT_DETAILS",
@@ -42,7 +49,9 @@ __all__ = [
     "change_patient_status",
     "complete_visit",
     "confirm_visit",
+    "create_therapy_group",
     "discharge_patient",
+    "log_follow_up_call",
     "log_group_attendance",
     "log_therapy_session",
     "mark_missed_visits",
@@ -50,7 +59,9 @@ __all__ = [
     "record_removal",
     "register_patient",
     "reschedule_visit",
+    "set_group_members",
     "update_patient",
+    "update_therapy_group",
     "withdraw_email_consent",
 ]
 

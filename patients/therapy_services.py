@@ -1,7 +1,7 @@
-"""Writes about therapy: individual sessions and whole group rosters."""
+"""Writes about therapy: individual sessions, groups and their members, and whole group rosters."""
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -71,3 +71,72 @@ def log_group_attendance(
             session.save()
             sessions.append(session)
     return sessions
+
+
+# Groups
+
+
+def _check_group_name(*, clinic: Clinic, name: str, group: TherapyGroup | None = None) -> str:
+    """The name, trimmed; two groups of one clinic may not share it (the database agrees)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the group a name."})
+    namesakes = TherapyGroup.objects.filter(clinic=clinic, name=name)
+    if group is not None:
+        namesakes = namesakes.exclude(pk=group.pk)
+    if namesakes.exists():
+        raise ValidationError({"name": f"{clinic.name} already has a group called {name}."})
+    return name
+
+
+def create_therapy_group(*, clinic: Clinic, name: str, facilitator: str = "", meets: str = "") -> TherapyGroup:
+    """A new, active group with no members yet; members are chosen on the group's page."""
+    with transaction.atomic():
+        group = TherapyGroup(
+            clinic=clinic,
+            name=_check_group_name(clinic=clinic, name=name),
+            facilitator=facilitator.strip(),
+            meets=meets.strip(),
+        )
+        save_checked(group)
+    return group
+
+
+def update_therapy_group(
+    *, group: TherapyGroup, name: str, facilitator: str = "", meets: str = "", is_active: bool = True
+) -> TherapyGroup:
+    """Change a group's details. An inactive group keeps its members and its attendance history."""
+    with transaction.atomic():
+        group = TherapyGroup.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        group.name = _check_group_name(clinic=group.clinic, name=name, group=group)
+        group.facilitator = facilitator.strip()
+        group.meets = meets.strip()
+        group.is_active = is_active
+        save_checked(group)
+    return group
+
+
+def set_group_members(*, group: TherapyGroup, patients: Iterable[Patient]) -> TherapyGroup:
+    """Make the roster exactly ``patients``.
+
+    Only the group's clinic's patients may join, and a discharged patient only stays if already a
+    member (the roster keeps them until someone takes them off); joining needs a readmission first.
+    """
+    patients = list(patients)
+    with transaction.atomic():
+        group = TherapyGroup.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        strangers = [patient for patient in patients if patient.clinic_id != group.clinic_id]
+        if strangers:
+            raise ValidationError({"members": f"{strangers[0].full_name} is not a patient of {group.clinic.name}."})
+        current = set(group.members.values_list("pk", flat=True))
+        joining_discharged = [
+            patient
+            for patient in patients
+            if patient.pk not in current and patient.status == Patient.Status.DISCHARGED
+        ]
+        if joining_discharged:
+            raise ValidationError(
+                {"members": f"{joining_discharged[0].full_name} is discharged; readmit them before they join."}
+            )
+        group.members.set(patients)
+    return group

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the development stack in the foreground. Migrates and seeds the database, prints
-# where to log in, then honcho runs the Procfile: Django, a Celery worker, Celery beat and Redis.
+# where to sign in, then honcho runs the Procfile: Django, a Celery worker, Celery beat and Redis.
 # Ctrl-C stops all four. PORT (8000) and REDIS_PORT (6379) choose the ports.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -42,7 +42,8 @@ seed_output="$(python manage.py seed_demo)"
 cat <<BANNER
 
 ========================================================================
-  Implant tracker: http://127.0.0.1:$PORT/admin/
+  Dashboard: http://127.0.0.1:$PORT/    Admin: http://127.0.0.1:$PORT/admin/
+  Emails (development): var/mail/
 $(printf '%s\n' "$seed_output" | sed 's/^/  /')
   Redis: $REDIS_URL ($REDIS_SERVER)
   Ctrl-C stops everything.

@@ -31,6 +31,29 @@ pytestmark = pytest.mark.services
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 120  # seconds: migrate and seed a new database, then start four processes
 STOP_TIMEOUT = 30  # honcho sends SIGTERM, then SIGKILL after 5 s
+MAIL_TIMEOUT = 90  # beat runs the dispatcher once a minute
+# Run inside the stack's database: a consenting demo patient gets a placement, and its first
+# reminder is brought forward to now, as if its day had come. The clinic's daytime covers the
+# whole day so the test passes at any hour.
+DUE_REMINDER = """
+import datetime
+from django.utils import timezone
+from patients import services
+from patients.models import Clinic, Product, Reminder
+clinic = Clinic.objects.get(name="Riverside Health Centre")
+clinic.reminder_daytime_start, clinic.reminder_daytime_end = datetime.time(0), datetime.time(23, 59, 59)
+clinic.save()
+patient = services.register_patient(
+    clinic=clinic, record_number="STACK-1", first_name="Stack", last_name="Test",
+    date_of_birth=datetime.date(1980, 1, 1), email="stack-test@example.org", email_consent=True,
+)
+placement = services.record_placement(
+    patient=patient, product=Product.objects.filter(clinic=clinic, formulation="implant").first(),
+    placed_on=timezone.localdate(), opioid_free_days=10, urine_screen="negative", naloxone_challenge="negative",
+)
+due = timezone.now() - datetime.timedelta(minutes=1)
+Reminder.objects.filter(pk=patient.reminders.order_by("send_at").first().pk).update(send_at=due, next_attempt_at=due)
+"""
 # Every process of the stack inherits this variable: it finds them all, whatever their group.
 MARKER = "TRACKER_STACK_TEST"
 # Variables of the caller that would point the stack at other services or confuse the inner make.
@@ -129,7 +152,8 @@ def test_make_run_starts_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             "REDIS_DIR": str(tmp_path / "redis"),
             "BEAT_SCHEDULE_FILE": str(tmp_path / "celerybeat-schedule"),
             "SECRET_KEY": "stack-test-only-" + marker,
-            "EMAIL_URL": "consolemail://",
+            # django-environ reads an absolute path from four slashes.
+            "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
             "DJANGO_ENV": "development",
         }
     )
@@ -183,6 +207,22 @@ def test_make_run_starts_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             check=False,
         )
         assert "pong" in ping.stdout, f"celery inspect ping:\n{ping.stdout}\n{ping.stderr}"
+
+        # A consenting patient's placement, then one of its reminders falling due: beat's next
+        # dispatch (once a minute) has the worker write the email into the development mail folder.
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", DUE_REMINDER],
+            cwd=REPO,
+            env={**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"},
+            check=True,
+            timeout=60,
+        )
+        mail_deadline = time.monotonic() + MAIL_TIMEOUT
+        # The file appears when the worker opens it, and fills a moment later.
+        while not any("stack-test@example.org" in sent.read_text() for sent in (tmp_path / "mail").glob("*.log")):
+            if time.monotonic() > mail_deadline:
+                pytest.fail(f"No email in the mail folder within {MAIL_TIMEOUT} s:\n{output.tail()}")
+            time.sleep(1)
 
         os.killpg(process.pid, signal.SIGINT)
         try:

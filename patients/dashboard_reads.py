@@ -1,0 +1,348 @@
+"""The dashboard's worklists, most urgent first, for the clinics a coordinator works for.
+
+Each list is a fixed number of queries per clinic whatever the number of patients: rows come with
+their patient and the latest follow-up call attached by subqueries, never a query per row.
+"""
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
+from django.utils import timezone
+
+from patients import schedule, worklists
+from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
+
+# Rows shown per list; the count above each list is always complete.
+ROWS_SHOWN = 15
+# Call outcomes after which a row no longer waits for a call (until something new happens).
+SETTLED_OUTCOMES = (FollowUpCall.Outcome.REACHED, FollowUpCall.Outcome.AGREED_TO_COME, FollowUpCall.Outcome.DECLINED)
+# Therapy attendance below attended ÷ (attended + missed) = 3/4 over 90 days, or none in 30, is low.
+ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS = 90, 30
+SAFETY_LOOKBACK_DAYS = 90
+RENEWAL_HORIZON_DAYS = 14
+FAILED_REMINDER_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Row:
+    patient: Patient
+    clinic: Clinic
+    summary: str
+    number: int | None = None  # right-aligned: days without cover, attendance %, ...
+    latest_call: str = ""
+    actions: tuple[Action, ...] = ()
+    state: schedule.CoverageState | None = None
+
+
+@dataclass
+class Worklist:
+    key: str
+    title: str
+    urgency: str  # "urgent", "soon" or "info": how the card is marked, besides its words
+    explanation: str
+    number_heading: str = ""
+    rows: list[Row] = field(default_factory=list)
+    count: int = 0
+
+    @property
+    def shown(self) -> list[Row]:
+        return self.rows[:ROWS_SHOWN]
+
+    @property
+    def hidden_count(self) -> int:
+        return max(self.count - ROWS_SHOWN, 0)
+
+
+def _url(name: str, *args: object, query: str = "") -> str:
+    return reverse(f"patients:{name}", args=args) + (f"?{query}" if query else "")
+
+
+def _latest_call(patient_ref: str = "patient") -> dict[str, Subquery]:
+    calls = FollowUpCall.objects.filter(patient=OuterRef(patient_ref)).order_by("-called_at")
+    return {
+        "call_outcome": Subquery(calls.values("outcome")[:1]),
+        "call_at": Subquery(calls.values("called_at")[:1]),
+        "call_try_again_on": Subquery(calls.values("try_again_on")[:1]),
+    }
+
+
+def _call_text(row: object) -> str:
+    outcome = getattr(row, "call_outcome", None)
+    if not outcome:
+        return "Not called yet"
+    called_at = getattr(row, "call_at")  # noqa: B009 - set by the subquery annotation
+    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at):%d %b})"
+    try_again_on = getattr(row, "call_try_again_on", None)
+    return f"{text}, try again {try_again_on:%d %b}" if try_again_on else text
+
+
+def _waiting_for_call(row: object, *, since: datetime.datetime | None, today: datetime.date) -> bool:
+    """False while a try-again date is ahead, or once a call after ``since`` settled the matter."""
+    try_again_on = getattr(row, "call_try_again_on", None)
+    if try_again_on and try_again_on > today:
+        return False
+    called_at = getattr(row, "call_at", None)
+    return not (
+        getattr(row, "call_outcome", None) in SETTLED_OUTCOMES and called_at and (since is None or called_at >= since)
+    )
+
+
+def _start_of(day: datetime.date, clinic: Clinic) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=clinic.zone)
+
+
+def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[list[Row], list[Row]]:
+    """Coverage lapsed, and re-induction required: longest without cover first."""
+    lapsed: list[Row] = []
+    reinduction: list[Row] = []
+    rows = worklists.lapsed_patients(clinic, today=today)
+    ids = [row.patient.pk for row in rows]
+    calls = {p.pk: p for p in Patient.objects.filter(pk__in=ids).annotate(**_latest_call("pk"))}
+    for row in rows:
+        call_row = calls[row.patient.pk]
+        if not _waiting_for_call(call_row, since=_start_of(row.coverage_ended_on, clinic), today=today):
+            continue
+        actions = (
+            Action("Record placement", _url("placement_create", row.patient.uuid)),
+            Action("Log call", _url("follow_up_call_create", row.patient.uuid)),
+        )
+        item = Row(
+            patient=row.patient,
+            clinic=clinic,
+            summary=f"Coverage ended {row.coverage_ended_on:%d %b %Y}",
+            number=row.days_without_cover,
+            latest_call=_call_text(call_row),
+            actions=actions,
+            state=row.state,
+        )
+        (reinduction if row.state is schedule.CoverageState.REINDUCTION_REQUIRED else lapsed).append(item)
+    return lapsed, reinduction
+
+
+def _visit_rows(
+    visits: Iterable[Visit], clinic: Clinic, summary: Callable[[Visit], str], action: Callable[[Visit], Action]
+) -> list[Row]:
+    return [Row(patient=v.patient, clinic=clinic, summary=summary(v), actions=(action(v),)) for v in visits]
+
+
+def _when(visit: Visit) -> str:
+    if visit.appointment_at:
+        return f"booked {timezone.localtime(visit.appointment_at, visit.patient.clinic.zone):%a %d %b %H:%M}"
+    return f"due {visit.due_on:%a %d %b}, not booked"
+
+
+def _visit_day(visit: Visit, clinic: Clinic) -> datetime.date:
+    return timezone.localtime(visit.appointment_at, clinic.zone).date() if visit.appointment_at else visit.due_on
+
+
+def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, list[Row]]:
+    lapsed, reinduction = lapse_lists(clinic, today=today)
+    book = lambda visit: Action("Book", _url("visit_reschedule", visit.uuid))  # noqa: E731
+    findings = lambda visit: Action("Record findings", _url("visit_findings", visit.uuid))  # noqa: E731
+    open_windows = worklists.open_renewal_windows_without_appointment(clinic, today=today)
+    due_soon = (
+        Visit.objects.open()
+        .filter(patient__clinic=clinic, kind=Visit.Kind.RENEWAL)
+        .filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=RENEWAL_HORIZON_DAYS))
+        .select_related("patient__clinic")
+        .order_by("due_on")
+    )
+    week_end = today + datetime.timedelta(days=7)
+    this_week = (
+        Visit.objects.open()
+        .filter(patient__clinic=clinic)
+        .filter(
+            Q(appointment_at__gte=_start_of(today, clinic), appointment_at__lt=_start_of(week_end, clinic))
+            | Q(appointment_at__isnull=True, due_on__gte=today, due_on__lt=week_end)
+        )
+        .select_related("patient__clinic")
+        .order_by("due_on")
+    )
+    today_visits = [visit for visit in this_week if _visit_day(visit, clinic) == today]
+    missed = [
+        visit
+        for visit in worklists.recent_missed_visits(clinic, today=today).annotate(**_latest_call())
+        if _waiting_for_call(visit, since=_start_of(visit.window_end, clinic), today=today)
+    ]
+    return {
+        "lapsed": lapsed,
+        "reinduction": reinduction,
+        "open_windows": _visit_rows(
+            open_windows, clinic, lambda v: f"Window closes {v.window_end:%d %b}; coverage ends then", book
+        ),
+        "renewals_due": _visit_rows(due_soon, clinic, lambda v: f"Renewal {_when(v)}", book),
+        "today": _visit_rows(today_visits, clinic, lambda v: f"{v.get_kind_display()} {_when(v)}", findings),
+        "this_week": _visit_rows(this_week, clinic, lambda v: f"{v.get_kind_display()} {_when(v)}", findings),
+        "missed": [
+            Row(
+                patient=v.patient,
+                clinic=clinic,
+                summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%d %b}",
+                latest_call=_call_text(v),
+                actions=(Action("Log call", _url("follow_up_call_create", v.patient.uuid, query=f"visit={v.uuid}")),),
+            )
+            for v in missed
+        ],
+        "reminders": reminder_rows(clinic, now=now),
+        "attendance": attendance_rows(clinic, today=today),
+        "safety": safety_rows(clinic, today=today),
+    }
+
+
+def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> list[Row]:
+    reminders = worklists.reminders_needing_a_call(
+        clinic, since=now - datetime.timedelta(days=FAILED_REMINDER_DAYS), until=now
+    ).select_related("patient__clinic")
+    return [
+        Row(
+            patient=r.patient,
+            clinic=clinic,
+            summary=f"{r.get_kind_display()}: {r.get_status_display().lower()}"
+            + (f" ({r.get_skip_reason_display()})" if r.skip_reason else ""),
+            actions=(Action("Log call", _url("follow_up_call_create", r.patient.uuid)),),
+        )
+        for r in reminders
+    ]
+
+
+def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
+    """Reminders past their time still pending: waiting for daytime, a retry, or a silent pipeline."""
+    return Reminder.objects.filter(
+        patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lt=now
+    ).count()
+
+
+def attendance_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
+    since, recent = (
+        today - datetime.timedelta(days=ATTENDANCE_DAYS),
+        today - datetime.timedelta(days=ATTENDANCE_RECENT_DAYS),
+    )
+    in_window = Q(therapy_sessions__held_on__gte=since, therapy_sessions__held_on__lte=today)
+    attended = Q(therapy_sessions__status=TherapySession.Status.ATTENDED)
+    patients = (
+        Patient.objects.filter(clinic=clinic, status__in=[Patient.Status.ACTIVE, Patient.Status.LOST_TO_FOLLOW_UP])
+        .filter(Exists(Placement.objects.filter(patient=OuterRef("pk"))))
+        .annotate(
+            attended=Count("therapy_sessions", filter=in_window & attended),
+            missed=Count(
+                "therapy_sessions", filter=in_window & Q(therapy_sessions__status=TherapySession.Status.MISSED)
+            ),
+            attended_recently=Count("therapy_sessions", filter=attended & Q(therapy_sessions__held_on__gte=recent)),
+        )
+        # attended ÷ (attended + missed) < 3/4  ⇔  attended < 3 x missed, in whole numbers.
+        .filter(Q(attended_recently=0) | Q(attended__lt=3 * F("missed")))
+        .order_by("last_name", "first_name")
+    )
+    rows = []
+    for patient in patients:
+        total = patient.attended + patient.missed
+        rate = round(100 * patient.attended / total) if total else None
+        summary = "No session attended in 30 days" if not patient.attended_recently else "Attendance below 75 %"
+        rows.append(
+            Row(
+                patient=patient,
+                clinic=clinic,
+                summary=f"{summary}: {patient.attended} attended, {patient.missed} missed in 90 days",
+                number=rate,
+                actions=(Action("Log session", _url("session_create", patient.uuid)),),
+            )
+        )
+    return rows
+
+
+def safety_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
+    """PHQ-9 item 9 above 0, liver tests above the flag multiple of normal, unchecked liver conditions."""
+    since = today - datetime.timedelta(days=SAFETY_LOOKBACK_DAYS)
+    recent = Visit.objects.filter(patient=OuterRef("pk"), status=Visit.Status.COMPLETED, completed_on__gte=since)
+
+    def latest(field: str) -> Subquery:
+        return Subquery(recent.filter(**{f"{field}__isnull": False}).order_by("-completed_on").values(field)[:1])
+
+    alt_limit = settings.ALT_UPPER_LIMIT_OF_NORMAL * settings.LIVER_FLAG_MULTIPLE
+    ast_limit = settings.AST_UPPER_LIMIT_OF_NORMAL * settings.LIVER_FLAG_MULTIPLE
+    liver_tested = recent.filter(Q(alt_u_per_l__isnull=False) | Q(ast_u_per_l__isnull=False))
+    patients = (
+        Patient.objects.filter(clinic=clinic)
+        .exclude(status=Patient.Status.DISCHARGED)
+        .annotate(item9=latest("phq9_item9"), alt=latest("alt_u_per_l"), ast=latest("ast_u_per_l"))
+        .annotate(liver_tested=Exists(liver_tested))
+        .filter(
+            Q(item9__gt=0) | Q(alt__gt=alt_limit) | Q(ast__gt=ast_limit) | Q(liver_condition=True, liver_tested=False)
+        )
+        .order_by("last_name", "first_name")
+    )
+    rows = []
+    for patient in patients:
+        flags = []
+        if patient.item9:
+            flags.append(f"PHQ-9 item 9 scored {patient.item9}: ask about thoughts of self-harm")
+        if (patient.alt or 0) > alt_limit or (patient.ast or 0) > ast_limit:
+            flags.append(
+                f"Liver tests above {settings.LIVER_FLAG_MULTIPLE}x normal (ALT {patient.alt}, AST {patient.ast})"
+            )
+        if patient.liver_condition and not patient.liver_tested:
+            flags.append("Liver condition, no liver test in 90 days")
+        rows.append(
+            Row(
+                patient=patient,
+                clinic=clinic,
+                summary="; ".join(flags),
+                actions=(Action("Open patient", patient.get_absolute_url()),),
+            )
+        )
+    return rows
+
+
+# The lists in the order a coordinator works through them: a lapse can kill, a flag can wait an hour.
+LISTS = (
+    (
+        "lapsed",
+        "Coverage lapsed",
+        "urgent",
+        "Protection has run out: tolerance is lost, an overdose can kill.",
+        "Days",
+    ),
+    (
+        "reinduction",
+        "Re-induction required",
+        "urgent",
+        "Lapsed so long that the next placement needs the checklist.",
+        "Days",
+    ),
+    ("open_windows", "Renewal window open, no appointment", "urgent", "Book before the window closes.", ""),
+    ("safety", "Safety flags", "urgent", "Mood and liver results to act on.", ""),
+    ("missed", "Missed visits awaiting a call", "soon", "Phone, log the outcome and when to try again.", ""),
+    (
+        "reminders",
+        "Reminders that did not reach the patient",
+        "soon",
+        "Failed, skipped or expired in the last week: phone instead.",
+        "",
+    ),
+    ("renewals_due", "Renewals due in 14 days", "soon", "Renewals coming up, booked or not.", ""),
+    ("today", "Visits today", "info", "Appointments today, and visits due today without one.", ""),
+    ("this_week", "Visits this week", "info", "The next seven days.", ""),
+    ("attendance", "Low therapy attendance", "soon", "Under 75 % attended in 90 days, or none in 30.", "%"),
+)
+
+
+def dashboard_worklists(clinics: QuerySet[Clinic], *, now: datetime.datetime) -> list[Worklist]:
+    lists = [Worklist(key=k, title=t, urgency=u, explanation=e, number_heading=n) for k, t, u, e, n in LISTS]
+    by_key = {worklist.key: worklist for worklist in lists}
+    for clinic in clinics:
+        today = now.astimezone(clinic.zone).date()
+        for key, rows in clinic_worklists(clinic, today=today, now=now).items():
+            by_key[key].rows.extend(rows)
+    for worklist in lists:
+        worklist.count = len(worklist.rows)
+    return lists

@@ -1,0 +1,25 @@
+"""The home page: who is in danger first, then what is due, each row with its next action."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from patients.access import member_clinics
+from patients.dashboard_reads import dashboard_worklists, waiting_reminders
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    clinics = member_clinics(request.user).order_by("name")
+    worklists = dashboard_worklists(clinics, now=now)
+    context = {
+        "clinics": clinics,
+        "worklists": worklists,
+        "urgent_count": sum(worklist.count for worklist in worklists if worklist.urgency == "urgent"),
+        "waiting_reminders": sum(waiting_reminders(clinic, now=now) for clinic in clinics),
+    }
+    return render(request, "patients/dashboard.html", context)
