@@ -15,13 +15,12 @@ from django.utils import timezone
 
 from patients import schedule, worklists
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
+from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS
 
 # Rows shown per list; the count above each list is always complete.
 ROWS_SHOWN = 15
 # Call outcomes after which a row no longer waits for a call (until something new happens).
 SETTLED_OUTCOMES = (FollowUpCall.Outcome.REACHED, FollowUpCall.Outcome.AGREED_TO_COME, FollowUpCall.Outcome.DECLINED)
-# Therapy attendance below attended ÷ (attended + missed) = 3/4 over 90 days, or none in 30, is low.
-ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS = 90, 30
 SAFETY_LOOKBACK_DAYS = 90
 RENEWAL_HORIZON_DAYS = 14
 FAILED_REMINDER_DAYS = 7
@@ -81,9 +80,9 @@ def _call_text(row: object) -> str:
     if not outcome:
         return "Not called yet"
     called_at = getattr(row, "call_at")  # noqa: B009 - set by the subquery annotation
-    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at):%d %b})"
+    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at):%-d %b})"
     try_again_on = getattr(row, "call_try_again_on", None)
-    return f"{text}, try again {try_again_on:%d %b}" if try_again_on else text
+    return f"{text}, try again {try_again_on:%-d %b}" if try_again_on else text
 
 
 def _waiting_for_call(row: object, *, since: datetime.datetime | None, today: datetime.date) -> bool:
@@ -119,7 +118,7 @@ def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[list[Row], lis
         item = Row(
             patient=row.patient,
             clinic=clinic,
-            summary=f"Coverage ended {row.coverage_ended_on:%d %b %Y}",
+            summary=f"Coverage ended {row.coverage_ended_on:%-d %b %Y}",
             number=row.days_without_cover,
             latest_call=_call_text(call_row),
             actions=actions,
@@ -137,8 +136,8 @@ def _visit_rows(
 
 def _when(visit: Visit) -> str:
     if visit.appointment_at:
-        return f"booked {timezone.localtime(visit.appointment_at, visit.patient.clinic.zone):%a %d %b %H:%M}"
-    return f"due {visit.due_on:%a %d %b}, not booked"
+        return f"booked {timezone.localtime(visit.appointment_at, visit.patient.clinic.zone):%a %-d %b %H:%M}"
+    return f"due {visit.due_on:%a %-d %b}, not booked"
 
 
 def _visit_day(visit: Visit, clinic: Clinic) -> datetime.date:
@@ -178,16 +177,22 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
         "lapsed": lapsed,
         "reinduction": reinduction,
         "open_windows": _visit_rows(
-            open_windows, clinic, lambda v: f"Window closes {v.window_end:%d %b}; coverage ends then", book
+            open_windows, clinic, lambda v: f"Window closes {v.window_end:%-d %b}; coverage ends then", book
         ),
         "renewals_due": _visit_rows(due_soon, clinic, lambda v: f"Renewal {_when(v)}", book),
         "today": _visit_rows(today_visits, clinic, lambda v: f"{v.get_kind_display()} {_when(v)}", findings),
-        "this_week": _visit_rows(this_week, clinic, lambda v: f"{v.get_kind_display()} {_when(v)}", findings),
+        # Later this week: booking comes first; findings once the visit has been booked.
+        "this_week": _visit_rows(
+            this_week,
+            clinic,
+            lambda v: f"{v.get_kind_display()} {_when(v)}",
+            lambda v: findings(v) if v.appointment_at else book(v),
+        ),
         "missed": [
             Row(
                 patient=v.patient,
                 clinic=clinic,
-                summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%d %b}",
+                summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%-d %b}",
                 latest_call=_call_text(v),
                 actions=(Action("Log call", _url("follow_up_call_create", v.patient.uuid, query=f"visit={v.uuid}")),),
             )

@@ -14,6 +14,8 @@ from patients.models import Patient, TherapySession, Visit
 ATTENDANCE_DAYS = 90
 # Under this share of sessions attended, attendance is low and the page says so.
 LOW_ATTENDANCE = 0.75
+# No session attended in this many days is low attendance too, whatever the share.
+ATTENDANCE_RECENT_DAYS = 30
 # A patient with a known liver condition should have had a liver test within this many days.
 LIVER_TEST_DAYS = 90
 

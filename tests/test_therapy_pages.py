@@ -276,7 +276,7 @@ def test_it_logs_the_whole_roster_at_once(client, coordinator, group, patient, b
     assert response.url == url("group_detail", group.uuid)
     logged = dict(TherapySession.objects.filter(group=group, held_on=D(2026, 3, 9)).values_list("patient", "status"))
     assert logged == {patient.pk: "attended", ben.pk: "excused"}
-    assert flashed(response) == ["Attendance on 09 Mar 2026 is saved for 2 patients."]
+    assert flashed(response) == ["Attendance on 9 Mar 2026 is saved for 2 patients."]
 
 
 def test_it_prefills_a_day_already_logged_and_corrects_it(client, coordinator, group, patient, ben):

@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET
 
 from patients.access import member_clinics
 from patients.models import Clinic
-from patients.reports import RETENTION_DAYS, Month, MonthFigures, Share, clinic_report, patient_rows
+from patients.report_figures import RETENTION_DAYS, Month, MonthFigures, Share
+from patients.reports import clinic_report, patient_rows
 from patients.schedule import add_months
 from patients.selectors import clinic_today
 

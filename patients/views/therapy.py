@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
 
 from patients import services
@@ -99,7 +100,8 @@ def group_detail(request: AuthenticatedRequest, group_uuid: uuid.UUID) -> HttpRe
             return redirect("patients:group_detail", group_uuid=group.uuid)
         if which == "members" and members.is_valid():
             group = services.set_group_members(group=group, patients=members.cleaned_data["members"])
-            messages.success(request, f"{group.name} now has {group.members.count()} members.")
+            count = group.members.count()
+            messages.success(request, f"{group.name} now has {count} member{pluralize(count)}.")
             return redirect("patients:group_detail", group_uuid=group.uuid)
     except ValidationError as error:
         (details if which == "details" else members).add_service_error(error)
@@ -148,7 +150,10 @@ def group_attendance(request: AuthenticatedRequest, group_uuid: uuid.UUID) -> Ht
             form.add_service_error(error)
         else:
             day = form.cleaned_data["held_on"]
-            messages.success(request, f"Attendance on {day:%d %b %Y} is saved for {len(sessions)} patients.")
+            messages.success(
+                request,
+                f"Attendance on {day.day} {day:%b %Y} is saved for {len(sessions)} patient{pluralize(len(sessions))}.",
+            )
             return redirect("patients:group_detail", group_uuid=group.uuid)
     context = {"group": group, "form": form, "held_on": held_on, "already_logged": bool(logged)}
     return render(request, "patients/therapy/group_attendance.html", context)
