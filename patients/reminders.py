@@ -7,12 +7,16 @@ dies mid-send leaves its rows ``sending`` until their lease runs out; the next r
 ``pending``. The worst case is a duplicate of what was in flight, and every copy of one reminder
 carries the same Message-ID.
 
-Every notion of time comes from the ``now`` argument: the dispatcher never reads the clock.
+Every notion of time comes from the ``now`` argument: the dispatcher never reads the wall clock.
+It only measures how long its own run has taken, so that leases, retries and stamps in a long run
+are dated when they happen: a lease counted from the start of a run that outlasted it would let
+the next run take rows this one is still sending.
 """
 
 import datetime
 import logging
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -50,7 +54,23 @@ def dispatch_due_reminders(*, now: datetime.datetime) -> int:
     return dispatch(now=now).sent
 
 
+class RunClock:
+    """``now``, moved on by the time this run has taken so far (a duration, not the wall clock)."""
+
+    def __init__(self, now: datetime.datetime) -> None:
+        self.start = now
+        self._started = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def __call__(self) -> datetime.datetime:
+        return self.start + datetime.timedelta(seconds=self.elapsed)
+
+
 def dispatch(*, now: datetime.datetime) -> DispatchReport:
+    clock = RunClock(now)
     _record_heartbeat(now)
     recovered = return_abandoned(now=now)
     expired = expire_passed(now=now)
@@ -58,8 +78,12 @@ def dispatch(*, now: datetime.datetime) -> DispatchReport:
     for clinic in Clinic.objects.all():
         if not reminder_timing.is_daytime(now, daytime=outbox.clinic_daytime(clinic), zone=clinic.zone):
             continue  # night in this clinic: its due reminders wait for the morning
-        while claimed := _claim(clinic=clinic, now=now):
-            outcome = _send_batch(claimed, now=now)
+        # A run stops taking new batches after a while, well inside the task's time limit: the
+        # next run, a minute later, carries on.
+        while clock.elapsed < settings.REMINDER_RUN_SECONDS and (
+            claimed := _claim(clinic=clinic, due_at=now, clock=clock)
+        ):
+            outcome = _send_batch(claimed, clock=clock)
             sent, retried, failed = sent + outcome.sent, retried + outcome.retried, failed + outcome.failed
             if outcome.stopped_early:
                 break  # the mail server is unwell: the rest waits for the next run
@@ -97,12 +121,12 @@ def expire_passed(*, now: datetime.datetime) -> int:
     return expired
 
 
-def _claim(*, clinic: Clinic, now: datetime.datetime) -> list[Reminder]:
-    """Take up to a batch of this clinic's due rows for this dispatcher alone."""
+def _claim(*, clinic: Clinic, due_at: datetime.datetime, clock: RunClock) -> list[Reminder]:
+    """Take up to a batch of this clinic's rows due at ``due_at`` for this dispatcher alone."""
     token = uuid.uuid4()
     with transaction.atomic():
         due = Reminder.objects.filter(
-            patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lte=now
+            patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lte=due_at
         ).order_by("next_attempt_at", "pk")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
@@ -111,10 +135,12 @@ def _claim(*, clinic: Clinic, now: datetime.datetime) -> list[Reminder]:
         Reminder.objects.filter(pk__in=ids, status=Reminder.Status.PENDING).update(
             status=Reminder.Status.SENDING,
             claim_token=token,
-            lease_expires_at=now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS),
+            lease_expires_at=clock() + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS),
             attempts=F("attempts") + 1,
         )
-    return list(Reminder.objects.filter(claim_token=token).select_related("patient__clinic", "visit").order_by("pk"))
+    # Oldest due first: a reminder back for a retry must not hold up the ones behind it again.
+    claimed = Reminder.objects.filter(claim_token=token).select_related("patient__clinic", "visit")
+    return list(claimed.order_by("next_attempt_at", "pk"))
 
 
 @dataclass
@@ -125,17 +151,17 @@ class _BatchOutcome:
     stopped_early: bool = False
 
 
-def _send_batch(claimed: list[Reminder], *, now: datetime.datetime) -> _BatchOutcome:
+def _send_batch(claimed: list[Reminder], *, clock: RunClock) -> _BatchOutcome:
     outcome = _BatchOutcome()
     mail = get_connection(timeout=settings.EMAIL_TIMEOUT)
     try:
         for position, reminder in enumerate(claimed):
             try:
-                message = build_reminder_email(reminder, now=now)
+                message = build_reminder_email(reminder, now=clock())
             except Exception as error:
                 # A template that fails for one patient must not hold up the others.
                 logger.exception("Reminder %s could not be rendered", reminder.uuid)
-                failed = _retry_or_fail(reminder, now=now, error=f"Could not render: {error!r}")
+                failed = _retry_or_fail(reminder, now=clock(), error=f"Could not render: {error!r}")
                 outcome.failed += failed
                 outcome.retried += 1 - failed
                 continue
@@ -143,18 +169,18 @@ def _send_batch(claimed: list[Reminder], *, now: datetime.datetime) -> _BatchOut
             try:
                 _send(message)
             except TransientSendError as error:
-                failed = _retry_or_fail(reminder, now=now, error=str(error))
+                failed = _retry_or_fail(reminder, now=clock(), error=str(error))
                 outcome.failed += failed
                 outcome.retried += 1 - failed
                 # The server is down or hanging: hand back the rest of the batch untouched.
-                _release(claimed[position + 1 :], now=now)
+                _release(claimed[position + 1 :])
                 outcome.stopped_early = True
                 break
             except PermanentSendError as error:
                 _stamp(reminder, status=Reminder.Status.FAILED, last_error=str(error))
                 outcome.failed += 1
             else:
-                outcome.sent += _stamp(reminder, status=Reminder.Status.SENT, sent_at=now)
+                outcome.sent += _stamp(reminder, status=Reminder.Status.SENT, sent_at=clock())
     finally:
         mail.close()
     return outcome
@@ -204,7 +230,7 @@ def _retry_or_fail(reminder: Reminder, *, now: datetime.datetime, error: str) ->
     return 0
 
 
-def _release(reminders: list[Reminder], *, now: datetime.datetime) -> None:
+def _release(reminders: list[Reminder]) -> None:
     """Hand back claimed rows that were never tried, without counting an attempt against them."""
     if not reminders:
         return

@@ -255,6 +255,9 @@ REMINDER_MAX_ATTEMPTS = _env_int("REMINDER_MAX_ATTEMPTS", 6, minimum=1)
 REMINDER_RETRY_BASE_SECONDS = _env_int("REMINDER_RETRY_BASE_SECONDS", 60, minimum=1)
 # A claimed reminder still unsent after this long (its worker died) goes back to pending.
 REMINDER_LEASE_SECONDS = _env_int("REMINDER_LEASE_SECONDS", 300, minimum=5)
+# Seconds after which a dispatcher run takes no new batch (the next run carries on); well under
+# the task's soft time limit, so a run is never cut off in the middle of a send.
+REMINDER_RUN_SECONDS = _env_int("REMINDER_RUN_SECONDS", 120, minimum=1)
 # Reminders one dispatcher claims at a time.
 REMINDER_BATCH_SIZE = _env_int("REMINDER_BATCH_SIZE", 50, minimum=1)
 # Days a confirm or unsubscribe link in an email keeps working.
