@@ -208,10 +208,11 @@ def write(batch: list[demo.PatientRows]) -> None:
         Placement.objects.bulk_create(placements)
         Placement.history.bulk_history_create(placements, default_change_reason=HISTORY_REASON)
         visits = Visit.objects.bulk_create(visit for rows in batch for visit in rows.visits)
-        # The reminders record_placement would have written for the visits still to come.
+        # The reminders record_placement would have written for the visits still to come; in a
+        # history that really happened, the ones whose time has passed went out then.
         now = timezone.now()
         Reminder.objects.bulk_create(
-            reminder
+            as_already_sent(reminder)
             for visit in visits
             if visit.status == Visit.Status.SCHEDULED
             for reminder in outbox.plan_visit_reminders(visit, now=now)
@@ -222,3 +223,18 @@ def write(batch: list[demo.PatientRows]) -> None:
             for rows in batch
             if rows.member_of is not None
         )
+
+
+def as_already_sent(reminder: Reminder) -> Reminder:
+    """A reminder planned in the past of a demo history: sent on time, or skipped for a phone call."""
+    if reminder.status != Reminder.Status.EXPIRED:
+        return reminder
+    patient = reminder.patient
+    if patient.email_consent and patient.email:
+        reminder.status, reminder.sent_at, reminder.attempts = Reminder.Status.SENT, reminder.send_at, 1
+    else:
+        reminder.status = Reminder.Status.SKIPPED
+        reminder.skip_reason = (
+            Reminder.SkipReason.NO_CONSENT if not patient.email_consent else Reminder.SkipReason.NO_EMAIL
+        )
+    return reminder
