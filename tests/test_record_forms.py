@@ -8,13 +8,13 @@ import datetime
 import re
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils.html import escape
 
 from patients import services
 from patients.models import FollowUpCall, Patient, Placement, Reminder
 from tests.factories import INDUCTION, ClinicFactory, MembershipFactory, PatientFactory, ProductFactory, UserFactory
+from tests.helpers import error_beside, flashed
 
 pytestmark = pytest.mark.django_db
 
@@ -53,19 +53,6 @@ def url(name, *args):
     return reverse(f"patients:{name}", args=args)
 
 
-def error_beside(response, field, form="form"):
-    """The messages shown in the box under ``field``; fails unless the page shows them there."""
-    bound = response.context[form]
-    messages = bound.errors.get(field)
-    assert messages, f"no error on {field}: {bound.errors.as_data()}"
-    html = response.content.decode()
-    block = re.search(rf'id="{bound[field].auto_id}_error"[^>]*>(.*?)</div>', html, re.S)
-    assert block, f"the page shows no error beside {field}"
-    for message in messages:
-        assert escape(message) in block.group(1)
-    return " ".join(messages)
-
-
 def error_on_top(response, form="form"):
     """The form's messages about no one field, which the page shows above the form."""
     messages = response.context[form].non_field_errors()
@@ -74,10 +61,6 @@ def error_on_top(response, form="form"):
     for message in messages:
         assert escape(message) in html
     return " ".join(messages)
-
-
-def flashed(response):
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def patient_data(clinic, **changes):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from patients import services
 from patients.models import Patient, TherapyGroup, TherapySession
 from tests.factories import PatientFactory, TherapyGroupFactory
-from tests.test_record_forms import error_beside, flashed
+from tests.helpers import error_beside, flashed
 
 pytestmark = pytest.mark.django_db
 
