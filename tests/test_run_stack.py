@@ -244,4 +244,9 @@ def test_make_run_starts_the_stack_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+        # redis-server rewrites its environment for its process title, so the marker cannot
+        # find it: ask it to go by its port instead.
+        if port_open(redis_port):
+            with contextlib.suppress(redis.RedisError):
+                redis.Redis(host="127.0.0.1", port=redis_port, socket_connect_timeout=2).shutdown(nosave=True)
         output.join()
