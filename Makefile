@@ -3,6 +3,7 @@
 #   make run PORT=8001 REDIS_PORT=6380     other ports (defaults 8000 and 6379)
 #   make test ARGS="-k schedule -x"        arguments for pytest
 #   make test DATABASE_URL=postgres://...  your PostgreSQL for the second run
+#   make benchmark PATIENTS=2000           page and dispatcher figures at size (default 10,000)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 # Remembers which requirements the venv was last installed from.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: venv run test lint fmt
+.PHONY: venv run test lint fmt benchmark
 
 venv: $(STAMP)
 
@@ -32,3 +33,7 @@ lint: venv
 fmt: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+PATIENTS ?= 10000
+benchmark: venv
+	$(BIN)/python benchmarks/pages.py --patients $(PATIENTS)

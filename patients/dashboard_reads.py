@@ -7,6 +7,7 @@ their patient and the latest follow-up call attached by subqueries, never a quer
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -28,8 +29,16 @@ FAILED_REMINDER_DAYS = 7
 
 @dataclass(frozen=True)
 class Action:
+    """A row's next step. The address is worked out only for the rows a page shows."""
+
     label: str
-    url: str
+    route: str
+    args: tuple[object, ...] = ()
+    query: str = ""
+
+    @property
+    def url(self) -> str:
+        return reverse(f"patients:{self.route}", args=self.args) + (f"?{self.query}" if self.query else "")
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class Row:
     latest_call: str = ""
     actions: tuple[Action, ...] = ()
     state: schedule.CoverageState | None = None
+
+
+# A list's first rows for one clinic, and how many it holds in all.
+Portion = tuple[list[Row], int]
 
 
 @dataclass
@@ -60,10 +73,6 @@ class Worklist:
     @property
     def hidden_count(self) -> int:
         return max(self.count - ROWS_SHOWN, 0)
-
-
-def _url(name: str, *args: object, query: str = "") -> str:
-    return reverse(f"patients:{name}", args=args) + (f"?{query}" if query else "")
 
 
 def _latest_call(patient_ref: str = "patient") -> dict[str, Subquery]:
@@ -112,8 +121,8 @@ def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[list[Row], lis
         if not _waiting_for_call(call_row, since=_start_of(row.coverage_ended_on, clinic), today=today):
             continue
         actions = (
-            Action("Record placement", _url("placement_create", row.patient.uuid)),
-            Action("Log call", _url("follow_up_call_create", row.patient.uuid)),
+            Action("Record placement", "placement_create", (row.patient.uuid,)),
+            Action("Log call", "follow_up_call_create", (row.patient.uuid,)),
         )
         item = Row(
             patient=row.patient,
@@ -140,84 +149,98 @@ def _when(visit: Visit) -> str:
     return f"due {visit.due_on:%a %-d %b}, not booked"
 
 
-def _visit_day(visit: Visit, clinic: Clinic) -> datetime.date:
-    return timezone.localtime(visit.appointment_at, clinic.zone).date() if visit.appointment_at else visit.due_on
+def _first_rows(rows: QuerySet[Any]) -> tuple[list[Any], int]:
+    """The rows a page shows, and how many there are in all: two queries, whatever the size."""
+    return list(rows[:ROWS_SHOWN]), rows.count()
 
 
-def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, list[Row]]:
+def _all(rows: list[Row]) -> Portion:
+    return rows, len(rows)
+
+
+def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, Portion]:
+    """Each list's first rows and full count for one clinic."""
     lapsed, reinduction = lapse_lists(clinic, today=today)
-    book = lambda visit: Action("Book", _url("visit_reschedule", visit.uuid))  # noqa: E731
-    findings = lambda visit: Action("Record findings", _url("visit_findings", visit.uuid))  # noqa: E731
-    open_windows = worklists.open_renewal_windows_without_appointment(clinic, today=today)
-    due_soon = (
-        Visit.objects.open()
-        .filter(patient__clinic=clinic, kind=Visit.Kind.RENEWAL)
-        .filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=RENEWAL_HORIZON_DAYS))
-        .select_related("patient__clinic")
-        .order_by("due_on")
+    book = lambda visit: Action("Book", "visit_reschedule", (visit.uuid,))  # noqa: E731
+    findings = lambda visit: Action("Record findings", "visit_findings", (visit.uuid,))  # noqa: E731
+    open_visits = Visit.objects.open().filter(patient__clinic=clinic).select_related("patient__clinic")
+    open_windows = worklists.open_renewal_windows_without_appointment(clinic, today=today).select_related(
+        "patient__clinic"
     )
-    week_end = today + datetime.timedelta(days=7)
-    this_week = (
-        Visit.objects.open()
-        .filter(patient__clinic=clinic)
-        .filter(
-            Q(appointment_at__gte=_start_of(today, clinic), appointment_at__lt=_start_of(week_end, clinic))
-            | Q(appointment_at__isnull=True, due_on__gte=today, due_on__lt=week_end)
-        )
-        .select_related("patient__clinic")
-        .order_by("due_on")
-    )
-    today_visits = [visit for visit in this_week if _visit_day(visit, clinic) == today]
+    due_soon = open_visits.filter(
+        kind=Visit.Kind.RENEWAL, due_on__gte=today, due_on__lte=today + datetime.timedelta(days=RENEWAL_HORIZON_DAYS)
+    ).order_by("due_on", "pk")
+
+    def visits_between(first: datetime.date, end: datetime.date) -> QuerySet[Visit]:
+        """Booked in [first, end) clinic time, or due then without a booking."""
+        return open_visits.filter(
+            Q(appointment_at__gte=_start_of(first, clinic), appointment_at__lt=_start_of(end, clinic))
+            | Q(appointment_at__isnull=True, due_on__gte=first, due_on__lt=end)
+        ).order_by("due_on", "pk")
+
     missed = [
         visit
         for visit in worklists.recent_missed_visits(clinic, today=today).annotate(**_latest_call())
         if _waiting_for_call(visit, since=_start_of(visit.window_end, clinic), today=today)
     ]
+    describe = lambda v: f"{v.get_kind_display()} {_when(v)}"  # noqa: E731
+
+    def visit_rows(
+        portion: tuple[list[Visit], int], summary: Callable[[Visit], str], action: Callable[[Visit], Action]
+    ) -> Portion:
+        visits, count = portion
+        return _visit_rows(visits, clinic, summary, action), count
+
     return {
-        "lapsed": lapsed,
-        "reinduction": reinduction,
-        "open_windows": _visit_rows(
-            open_windows, clinic, lambda v: f"Window closes {v.window_end:%-d %b}; coverage ends then", book
+        "lapsed": _all(lapsed),
+        "reinduction": _all(reinduction),
+        "open_windows": visit_rows(
+            _first_rows(open_windows), lambda v: f"Window closes {v.window_end:%-d %b}; coverage ends then", book
         ),
-        "renewals_due": _visit_rows(due_soon, clinic, lambda v: f"Renewal {_when(v)}", book),
-        "today": _visit_rows(today_visits, clinic, lambda v: f"{v.get_kind_display()} {_when(v)}", findings),
+        "renewals_due": visit_rows(_first_rows(due_soon), lambda v: f"Renewal {_when(v)}", book),
+        "today": visit_rows(
+            _first_rows(visits_between(today, today + datetime.timedelta(days=1))), describe, findings
+        ),
         # Later this week: booking comes first; findings once the visit has been booked.
-        "this_week": _visit_rows(
-            this_week,
-            clinic,
-            lambda v: f"{v.get_kind_display()} {_when(v)}",
+        "this_week": visit_rows(
+            _first_rows(visits_between(today, today + datetime.timedelta(days=7))),
+            describe,
             lambda v: findings(v) if v.appointment_at else book(v),
         ),
-        "missed": [
-            Row(
-                patient=v.patient,
-                clinic=clinic,
-                summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%-d %b}",
-                latest_call=_call_text(v),
-                actions=(Action("Log call", _url("follow_up_call_create", v.patient.uuid, query=f"visit={v.uuid}")),),
-            )
-            for v in missed
-        ],
+        "missed": _all(
+            [
+                Row(
+                    patient=v.patient,
+                    clinic=clinic,
+                    summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%-d %b}",
+                    latest_call=_call_text(v),
+                    actions=(Action("Log call", "follow_up_call_create", (v.patient.uuid,), query=f"visit={v.uuid}"),),
+                )
+                for v in missed
+            ]
+        ),
         "reminders": reminder_rows(clinic, now=now),
         "attendance": attendance_rows(clinic, today=today),
         "safety": safety_rows(clinic, today=today),
     }
 
 
-def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> list[Row]:
-    reminders = worklists.reminders_needing_a_call(
-        clinic, since=now - datetime.timedelta(days=FAILED_REMINDER_DAYS), until=now
-    ).select_related("patient__clinic")
+def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> Portion:
+    reminders, count = _first_rows(
+        worklists.reminders_needing_a_call(
+            clinic, since=now - datetime.timedelta(days=FAILED_REMINDER_DAYS), until=now
+        ).select_related("patient__clinic")
+    )
     return [
         Row(
             patient=r.patient,
             clinic=clinic,
             summary=f"{r.get_kind_display()}: {r.get_status_display().lower()}"
             + (f" ({r.get_skip_reason_display()})" if r.skip_reason else ""),
-            actions=(Action("Log call", _url("follow_up_call_create", r.patient.uuid)),),
+            actions=(Action("Log call", "follow_up_call_create", (r.patient.uuid,)),),
         )
         for r in reminders
-    ]
+    ], count
 
 
 def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
@@ -227,7 +250,7 @@ def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
     ).count()
 
 
-def attendance_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
+def attendance_rows(clinic: Clinic, *, today: datetime.date) -> Portion:
     since, recent = (
         today - datetime.timedelta(days=ATTENDANCE_DAYS),
         today - datetime.timedelta(days=ATTENDANCE_RECENT_DAYS),
@@ -249,7 +272,8 @@ def attendance_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
         .order_by("last_name", "first_name")
     )
     rows = []
-    for patient in patients:
+    shown, count = _first_rows(patients)
+    for patient in shown:
         total = patient.attended + patient.missed
         rate = round(100 * patient.attended / total) if total else None
         summary = "No session attended in 30 days" if not patient.attended_recently else "Attendance below 75 %"
@@ -259,13 +283,13 @@ def attendance_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
                 clinic=clinic,
                 summary=f"{summary}: {patient.attended} attended, {patient.missed} missed in 90 days",
                 number=rate,
-                actions=(Action("Log session", _url("session_create", patient.uuid)),),
+                actions=(Action("Log session", "session_create", (patient.uuid,)),),
             )
         )
-    return rows
+    return rows, count
 
 
-def safety_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
+def safety_rows(clinic: Clinic, *, today: datetime.date) -> Portion:
     """PHQ-9 item 9 above 0, liver tests above the flag multiple of normal, unchecked liver conditions."""
     since = today - datetime.timedelta(days=SAFETY_LOOKBACK_DAYS)
     recent = Visit.objects.filter(patient=OuterRef("pk"), status=Visit.Status.COMPLETED, completed_on__gte=since)
@@ -287,7 +311,8 @@ def safety_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
         .order_by("last_name", "first_name")
     )
     rows = []
-    for patient in patients:
+    shown, count = _first_rows(patients)
+    for patient in shown:
         flags = []
         if patient.item9:
             flags.append(f"PHQ-9 item 9 scored {patient.item9}: ask about thoughts of self-harm")
@@ -302,10 +327,10 @@ def safety_rows(clinic: Clinic, *, today: datetime.date) -> list[Row]:
                 patient=patient,
                 clinic=clinic,
                 summary="; ".join(flags),
-                actions=(Action("Open patient", patient.get_absolute_url()),),
+                actions=(Action("Open patient", "patient_detail", (patient.uuid,)),),
             )
         )
-    return rows
+    return rows, count
 
 
 # The lists in the order a coordinator works through them: a lapse can kill, a flag can wait an hour.
@@ -346,8 +371,7 @@ def dashboard_worklists(clinics: QuerySet[Clinic], *, now: datetime.datetime) ->
     by_key = {worklist.key: worklist for worklist in lists}
     for clinic in clinics:
         today = now.astimezone(clinic.zone).date()
-        for key, rows in clinic_worklists(clinic, today=today, now=now).items():
+        for key, (rows, count) in clinic_worklists(clinic, today=today, now=now).items():
             by_key[key].rows.extend(rows)
-    for worklist in lists:
-        worklist.count = len(worklist.rows)
+            by_key[key].count += count
     return lists
