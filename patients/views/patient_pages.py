@@ -120,8 +120,8 @@ def _sort_headers(current: str) -> dict[str, dict[str, str]]:
     return headers
 
 
-@require_safe
 @login_required
+@require_safe
 def patient_list(request: HttpRequest) -> HttpResponse:
     patients = patients_for(request.user)
     filters = PatientFilters(request.GET or None, counsellors=_counsellor_choices(patients))
@@ -147,8 +147,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/patient_list.html", context)
 
 
-@require_safe
 @login_required
+@require_safe
 def patient_detail(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
     context = {
@@ -171,16 +171,16 @@ def _wallet_card_context(patient: Patient, *, for_pdf: bool) -> dict[str, Any]:
     }
 
 
-@require_safe
 @login_required
+@require_safe
 def wallet_card(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
     return render(request, "patients/wallet_card.html", _wallet_card_context(patient, for_pdf=False))
 
 
+@login_required
 @require_safe
 @never_cache  # the file names a patient's treatment: no copy should stay in a shared cache
-@login_required
 def wallet_card_pdf(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
     context = _wallet_card_context(patient, for_pdf=True)
