@@ -4,7 +4,7 @@ import pytest
 
 from patients.models import Membership
 from tests.factories import ClinicFactory, MembershipFactory, ProductFactory, UserFactory
-from tests.service_fixtures import chromium_path, redis_url  # noqa: F401
+from tests.service_fixtures import chromium_path, postgres_available, redis_url  # noqa: F401
 
 
 @pytest.fixture
@@ -69,3 +69,13 @@ def admin_user_account():
 def fast_password_hashing(settings):
     """Real hashing costs a third of a second a user; tests need a hash, not its strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave PostgreSQL-only tests out of the SQLite run; the PostgreSQL run of `make test` has them."""
+    if postgres_available():
+        return
+    postgres_only = [item for item in items if item.get_closest_marker("requires_postgres")]
+    if postgres_only:
+        config.hook.pytest_deselected(items=postgres_only)
+        items[:] = [item for item in items if item not in postgres_only]
