@@ -30,6 +30,7 @@ from patients.patient_services import (
     update_patient,
     withdraw_email_consent,
 )
+from patients.placement_plan import planned_coverage_end, unsaved_visits
 from patients.selectors import clinic_today, coverage_spans, schedule_rules
 from patients.service_base import cancel_visits, locked_patient, save_checked
 from patients.therapy_services import (
@@ -139,9 +140,7 @@ def record_placement(
             early_renewal_reason=early_renewal_reason,
             rules=rules,
         )
-        planned_end = schedule.coverage_end(
-            placed_on=placed_on, length=product.coverage_length, unit=product.coverage_unit
-        )
+        planned_end = planned_coverage_end(product=product, placed_on=placed_on)
         if covers_until is not None and covers_until != planned_end:
             if covers_until <= placed_on:
                 raise ValidationError({"covers_until": "Coverage must end after the placement day."})
@@ -180,19 +179,8 @@ def record_placement(
         outbox.withdraw_for_visits(superseded)
         superseded.update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
         visits = Visit.objects.bulk_create(
-            Visit(
-                patient=patient,
-                placement=placement,
-                kind=planned.kind,
-                due_on=planned.due_on,
-                window_start=planned.window_start,
-                window_end=planned.window_end,
-            )
-            for planned in schedule.plan_visits(
-                placed_on=placed_on,
-                covers_until=covers_until,
-                renewal_lead_days=product.renewal_window_lead_days,
-                rules=rules,
+            unsaved_visits(
+                patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
             )
         )
         outbox.write_visit_reminders(visits, now=timezone.now())

@@ -9,7 +9,6 @@ typed still in them, and nothing saved.
 
 import datetime
 import uuid
-from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from patients import outbox, schedule, services
+from patients import schedule, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
 from patients.forms import (
     DischargeForm,
@@ -33,7 +32,8 @@ from patients.forms import (
     RescheduleForm,
     VisitFindingsForm,
 )
-from patients.models import Clinic, Patient, Product, Reminder, Visit
+from patients.models import Clinic, Patient, Visit
+from patients.placement_plan import plan_placement
 from patients.selectors import clinic_today, coverage_span, coverage_state, latest_placement, schedule_rules
 
 
@@ -150,62 +150,6 @@ def _own_clinic(patient: Patient) -> QuerySet[Clinic]:
 
 
 # Placements
-
-
-@dataclass(frozen=True)
-class PlannedVisitRow:
-    """A visit the placement will create (unsaved), with the reminder rows it will write."""
-
-    visit: Visit
-    reminders: list[Reminder]
-
-
-@dataclass(frozen=True)
-class PlacementPlan:
-    covers_until: datetime.date
-    overridden: bool
-    visits: list[PlannedVisitRow]
-    superseded: list[Visit]  # the open visits of the current placement that saving cancels
-
-
-def plan_placement(
-    *,
-    patient: Patient,
-    product: Product,
-    placed_on: datetime.date,
-    covers_until: datetime.date | None,
-    now: datetime.datetime,
-) -> PlacementPlan | None:
-    """What ``record_placement`` would write, worked out by the same pure rules it uses; nothing saved.
-
-    None when the end date typed cannot give a plan (the service would refuse it).
-    """
-    planned_end = schedule.coverage_end(
-        placed_on=placed_on, length=product.coverage_length, unit=product.coverage_unit
-    )
-    overridden = covers_until is not None and covers_until != planned_end
-    end = covers_until if covers_until is not None and overridden else planned_end
-    if end <= placed_on:
-        return None
-    rows = []
-    for planned in schedule.plan_visits(
-        placed_on=placed_on,
-        covers_until=end,
-        renewal_lead_days=product.renewal_window_lead_days,
-        rules=schedule_rules(),
-    ):
-        visit = Visit(
-            patient=patient,
-            kind=planned.kind,
-            due_on=planned.due_on,
-            window_start=planned.window_start,
-            window_end=planned.window_end,
-            status=Visit.Status.SCHEDULED,
-        )
-        # Builds unsaved rows, the very ones record_placement writes, so the preview cannot drift.
-        rows.append(PlannedVisitRow(visit=visit, reminders=outbox.plan_visit_reminders(visit, now=now)))
-    superseded = list(patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).order_by("due_on"))
-    return PlacementPlan(covers_until=end, overridden=overridden, visits=rows, superseded=superseded)
 
 
 def _induction_reason(patient: Patient, state: schedule.CoverageState) -> str:
