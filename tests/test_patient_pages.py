@@ -498,3 +498,29 @@ def test_the_timeline_keeps_marks_inside_its_range_and_today_on_it():
     assert timeline.LABEL_WIDTH < drawn.today_x < drawn.plot_right
     assert drawn.lapses == []
     assert [tick.label for tick in drawn.ticks][:2] == ["Jan 2025", "Apr"]  # quarterly over 20 months
+
+
+def test_htmx_gets_the_results_alone_while_a_plain_request_gets_the_page(client, coordinator, clinic):
+    PatientFactory(clinic=clinic, first_name="Ada", last_name="Lovelace")
+    PatientFactory(clinic=clinic, first_name="Bea", last_name="Other")
+    client.force_login(coordinator)
+    partial = client.get("/patients/?q=lovelace", headers={"HX-Request": "true"})
+    html = partial.content.decode()
+    assert "<html" not in html
+    assert "Ada Lovelace" in html
+    assert "Bea Other" not in html
+    page = client.get("/patients/?q=lovelace").content.decode()
+    assert "<html" in page
+    assert 'hx-target="#patient-results"' in page
+    assert "Ada Lovelace" in page
+
+
+def test_the_page_scripts_come_from_the_projects_own_static_files(client, coordinator):
+    client.force_login(coordinator)
+    html = client.get("/patients/").content.decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert any("htmx" in src for src in scripts)
+    assert any("bootstrap" in src for src in scripts)
+    for src in scripts:
+        assert src.startswith("/static/"), src
+        assert client.get(src).status_code == 200, src

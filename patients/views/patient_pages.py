@@ -144,7 +144,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         # Record numbers are unique only within a clinic: name the clinic when there are several.
         "show_clinic": member_clinics(request.user).count() > 1,
     }
-    return render(request, "patients/patient_list.html", context)
+    # htmx asks for the results alone while the coordinator types; a plain request gets the page.
+    htmx = getattr(request, "htmx", False)  # set by django-htmx's middleware
+    template = "patients/partials/patient_list_results.html" if htmx else "patients/patient_list.html"
+    return render(request, template, context)
 
 
 @login_required

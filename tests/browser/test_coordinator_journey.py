@@ -236,3 +236,16 @@ def test_it_works_without_javascript(open_page: OpenPage, coordinator, lapsed_pa
     page.get_by_role("group", name="Actions").get_by_role("link", name="Record placement").click()
     page.get_by_text("Coverage override").click()
     expect(page.get_by_label("Covers until (override)")).to_be_visible()
+
+
+def test_the_patient_list_follows_the_search_as_it_is_typed(open_page: OpenPage, coordinator, lapsed_patient, clinic):
+    PatientFactory(clinic=clinic, record_number="RC-0901", first_name="Otto", last_name="Brandt")
+    page = open_page()
+    page.goto("/patients/")
+    sign_in(page, "rosa", PASSWORD)
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("Otto Brandt")
+    page.get_by_label("Name or record number").fill("marsh")  # no button pressed: htmx asks as you type
+    expect(table).not_to_contain_text("Otto Brandt")
+    expect(table).to_contain_text("Lena Marsh")
+    assert "q=marsh" in page.url
