@@ -11,13 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from patients import schedule, worklists
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS
+from patients.selectors import schedule_rules
 
 # Rows shown per list; the count above each list is always complete.
 ROWS_SHOWN = 15
@@ -95,14 +96,17 @@ def _call_text(row: object) -> str:
     return f"{text}, try again {try_again_on:%-d %b}" if try_again_on else text
 
 
-def _waiting_for_call(row: object, *, since: datetime.datetime | None, today: datetime.date) -> bool:
-    """False while a try-again date is ahead, or once a call after ``since`` settled the matter."""
-    try_again_on = getattr(row, "call_try_again_on", None)
-    if try_again_on and try_again_on > today:
-        return False
-    called_at = getattr(row, "call_at", None)
-    return not (
-        getattr(row, "call_outcome", None) in SETTLED_OUTCOMES and called_at and (since is None or called_at >= since)
+def _awaiting_call(rows: QuerySet[Any], *, since_field: str, clinic: Clinic, today: datetime.date) -> QuerySet[Any]:
+    """Rows still waiting for a phone call, with the patient's latest call attached.
+
+    A row waits unless its latest call set a try-again day still ahead, or settled the matter on or
+    after the day in ``since_field`` (the lapse or the missed visit it is about). NULLs are spelt
+    out: a patient never called has no outcome and no try-again day, and still waits.
+    """
+    rows = rows.annotate(**_latest_call()).annotate(call_day=TruncDate("call_at", tzinfo=clinic.zone))
+    return rows.filter(
+        Q(call_try_again_on__isnull=True) | Q(call_try_again_on__lte=today),
+        Q(call_outcome__isnull=True) | ~Q(call_outcome__in=SETTLED_OUTCOMES) | Q(call_day__lt=F(since_field)),
     )
 
 
@@ -110,32 +114,40 @@ def _start_of(day: datetime.date, clinic: Clinic) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(0), tzinfo=clinic.zone)
 
 
-def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[list[Row], list[Row]]:
-    """Coverage lapsed, and re-induction required: longest without cover first."""
-    lapsed: list[Row] = []
-    reinduction: list[Row] = []
-    rows = worklists.lapsed_patients(clinic, today=today)
-    ids = [row.patient.pk for row in rows]
-    calls = {p.pk: p for p in Patient.objects.filter(pk__in=ids).annotate(**_latest_call("pk"))}
-    for row in rows:
-        call_row = calls[row.patient.pk]
-        if not _waiting_for_call(call_row, since=_start_of(row.coverage_ended_on, clinic), today=today):
-            continue
-        actions = (
-            Action("Record placement", "placement_create", (row.patient.uuid,)),
-            Action("Log call", "follow_up_call_create", (row.patient.uuid,)),
-        )
-        item = Row(
-            patient=row.patient,
-            clinic=clinic,
-            summary=f"Coverage ended {row.coverage_ended_on:%-d %b %Y}",
-            number=row.days_without_cover,
-            latest_call=_call_text(call_row),
-            actions=actions,
-            state=row.state,
-        )
-        (reinduction if row.state is schedule.CoverageState.REINDUCTION_REQUIRED else lapsed).append(item)
-    return lapsed, reinduction
+def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[Portion, Portion]:
+    """Coverage lapsed, and re-induction required: longest without cover first.
+
+    The split is the schedule's rule: lapsed for more than ``reinduction_after_lapse_days`` days
+    needs re-induction. Only the rows shown are built; the counts come from SQL.
+    """
+    ended = _awaiting_call(
+        worklists.newest_placements_ended(clinic, today=today), since_field="ends_on", clinic=clinic, today=today
+    ).select_related("patient")
+    threshold = today - datetime.timedelta(days=schedule_rules().reinduction_after_lapse_days)
+    order = ("ends_on", "patient__record_number")
+
+    def rows(placements: QuerySet[Placement], state: schedule.CoverageState) -> Portion:
+        shown, count = _first_rows(placements.order_by(*order))
+        return [
+            Row(
+                patient=placement.patient,
+                clinic=clinic,
+                summary=f"Coverage ended {placement.ends_on:%-d %b %Y}",
+                number=(today - placement.ends_on).days,
+                latest_call=_call_text(placement),
+                actions=(
+                    Action("Record placement", "placement_create", (placement.patient.uuid,)),
+                    Action("Log call", "follow_up_call_create", (placement.patient.uuid,)),
+                ),
+                state=state,
+            )
+            for placement in shown
+        ], count
+
+    return (
+        rows(ended.filter(ends_on__gte=threshold), schedule.CoverageState.LAPSED),
+        rows(ended.filter(ends_on__lt=threshold), schedule.CoverageState.REINDUCTION_REQUIRED),
+    )
 
 
 def _visit_rows(
@@ -153,10 +165,6 @@ def _when(visit: Visit) -> str:
 def _first_rows(rows: QuerySet[Any]) -> tuple[list[Any], int]:
     """The rows a page shows, and how many there are in all: two queries, whatever the size."""
     return list(rows[:ROWS_SHOWN]), rows.count()
-
-
-def _all(rows: list[Row]) -> Portion:
-    return rows, len(rows)
 
 
 def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, Portion]:
@@ -179,11 +187,9 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
             | Q(appointment_at__isnull=True, due_on__gte=first, due_on__lt=end)
         ).order_by("due_on", "pk")
 
-    missed = [
-        visit
-        for visit in worklists.recent_missed_visits(clinic, today=today).annotate(**_latest_call())
-        if _waiting_for_call(visit, since=_start_of(visit.window_end, clinic), today=today)
-    ]
+    missed = _awaiting_call(
+        worklists.recent_missed_visits(clinic, today=today), since_field="window_end", clinic=clinic, today=today
+    )
     describe = lambda v: f"{v.get_kind_display()} {_when(v)}"  # noqa: E731
 
     def visit_rows(
@@ -193,8 +199,8 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
         return _visit_rows(visits, clinic, summary, action), count
 
     return {
-        "lapsed": _all(lapsed),
-        "reinduction": _all(reinduction),
+        "lapsed": lapsed,
+        "reinduction": reinduction,
         "open_windows": visit_rows(
             _first_rows(open_windows), lambda v: f"Window closes {v.window_end:%-d %b}; coverage ends then", book
         ),
@@ -208,22 +214,25 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
             describe,
             lambda v: findings(v) if v.appointment_at else book(v),
         ),
-        "missed": _all(
-            [
-                Row(
-                    patient=v.patient,
-                    clinic=clinic,
-                    summary=f"Missed {v.get_kind_display().lower()} visit due {v.due_on:%-d %b}",
-                    latest_call=_call_text(v),
-                    actions=(Action("Log call", "follow_up_call_create", (v.patient.uuid,), query=f"visit={v.uuid}"),),
-                )
-                for v in missed
-            ]
-        ),
+        "missed": missed_rows(_first_rows(missed), clinic),
         "reminders": reminder_rows(clinic, now=now),
         "attendance": attendance_rows(clinic, today=today),
         "safety": safety_rows(clinic, today=today),
     }
+
+
+def missed_rows(portion: tuple[list[Visit], int], clinic: Clinic) -> Portion:
+    visits, count = portion
+    return [
+        Row(
+            patient=visit.patient,
+            clinic=clinic,
+            summary=f"Missed {visit.get_kind_display().lower()} visit due {visit.due_on:%-d %b}",
+            latest_call=_call_text(visit),
+            actions=(Action("Log call", "follow_up_call_create", (visit.patient.uuid,), query=f"visit={visit.uuid}"),),
+        )
+        for visit in visits
+    ], count
 
 
 def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> Portion:

@@ -6,7 +6,8 @@ Each is a bounded number of queries whatever the number of patients: no query pe
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Least
 
 from patients import schedule
 from patients.models import Clinic, Patient, Placement, Reminder, Visit
@@ -26,33 +27,36 @@ class LapsedPatient:
     days_without_cover: int
 
 
-def lapsed_patients(clinic: Clinic, *, today: datetime.date) -> list[LapsedPatient]:
-    """Patients in care whose newest placement no longer covers them, longest without cover first.
+def newest_placements_ended(clinic: Clinic, *, today: datetime.date) -> QuerySet[Placement]:
+    """Each in-care patient's newest placement on or before ``today``, where it no longer covers them.
 
-    One query: each patient's newest placement on or before ``today`` (a correlated subquery on the
-    placement index), kept only if it ended before today. Coverage follows that placement alone.
+    One query: the newest placement comes from a correlated subquery on the placement index, and
+    ``ends_on`` is the last protected day (the planned end, or the removal if earlier).
     """
     newest = Placement.objects.filter(patient=OuterRef("patient"), placed_on__lte=today).order_by("-placed_on")
-    placements = (
+    return (
         Placement.objects.filter(patient__clinic=clinic, placed_on__lte=today, pk=Subquery(newest.values("pk")[:1]))
         .exclude(patient__status=Patient.Status.DISCHARGED)
-        .filter(Q(covers_until__lt=today) | Q(removed_on__lt=today))
-        .select_related("patient", "product")
+        .annotate(ends_on=Least("covers_until", Coalesce("removed_on", "covers_until")))
+        .filter(ends_on__lt=today)
     )
+
+
+def lapsed_patients(clinic: Clinic, *, today: datetime.date) -> list[LapsedPatient]:
+    """Patients in care whose newest placement no longer covers them, longest without cover first."""
     rules = schedule_rules()
     lapsed = []
-    for placement in placements:
+    for placement in newest_placements_ended(clinic, today=today).select_related("patient", "product"):
         state = schedule.coverage_state(spans=[coverage_span(placement)], today=today, discharged=False, rules=rules)
-        if state in (schedule.CoverageState.LAPSED, schedule.CoverageState.REINDUCTION_REQUIRED):
-            ended = placement.coverage_ends_on
-            lapsed.append(
-                LapsedPatient(
-                    patient=placement.patient,
-                    state=state,
-                    coverage_ended_on=ended,
-                    days_without_cover=(today - ended).days,
-                )
+        ended = placement.coverage_ends_on
+        lapsed.append(
+            LapsedPatient(
+                patient=placement.patient,
+                state=state,
+                coverage_ended_on=ended,
+                days_without_cover=(today - ended).days,
             )
+        )
     return sorted(lapsed, key=lambda row: (row.coverage_ended_on, row.patient.record_number))
 
 

@@ -62,6 +62,28 @@ def test_it_lists_lapsed_patients_longest_without_cover_first(clinic, implant, o
     assert lists["reinduction"].count == 0
 
 
+def test_a_lapse_hides_until_its_try_again_day_and_leaves_once_settled(clinic, implant, coordinator):
+    patient = PatientFactory(clinic=clinic, first_name="Called", last_name="Back")
+    place(patient, implant, D(2026, 3, 12))  # coverage ended 12 June
+    services.log_follow_up_call(
+        patient=patient, outcome="left_message", called_by=coordinator, try_again_on=D(2026, 6, 16)
+    )
+    assert lists_for(clinic)["lapsed"].count == 0
+    later = datetime.datetime(2026, 6, 16, 9, tzinfo=LONDON)
+    rows = {w.key: w for w in dashboard_worklists(Clinic.objects.filter(pk=clinic.pk), now=later)}["lapsed"].rows
+    assert rows[0].latest_call.startswith("Left a message")
+    services.log_follow_up_call(patient=patient, outcome="agreed_to_come", called_by=coordinator)
+    assert lists_for(clinic)["lapsed"].count == 0
+
+
+def test_a_call_before_the_lapse_does_not_settle_it(clinic, implant, coordinator, time_machine):
+    patient = PatientFactory(clinic=clinic, first_name="Old", last_name="Call")
+    place(patient, implant, D(2026, 3, 12))  # coverage ended 12 June
+    time_machine.move_to(datetime.datetime(2026, 6, 1, 12, tzinfo=LONDON), tick=False)
+    services.log_follow_up_call(patient=patient, outcome="reached", called_by=coordinator)
+    assert [row.patient.last_name for row in lists_for(clinic)["lapsed"].rows] == ["Call"]
+
+
 def test_it_lists_re_induction_separately(clinic, implant):
     patient = PatientFactory(clinic=clinic, first_name="Long", last_name="Gap")
     place(patient, implant, D(2026, 2, 1))  # covered until 1 May
@@ -191,8 +213,8 @@ def test_its_query_count_does_not_grow_with_the_clinic(django_assert_max_num_que
     call_command("seed_demo", patients=50, verbosity=0)
     client = Client()
     client.login(username="coordinator", password="demo-coordinator")
-    with django_assert_max_num_queries(24):
+    with django_assert_max_num_queries(26):
         assert client.get("/").status_code == 200
     call_command("seed_demo", patients=500, verbosity=0)
-    with django_assert_max_num_queries(24):
+    with django_assert_max_num_queries(26):
         assert client.get("/").status_code == 200
