@@ -115,22 +115,32 @@ def coordinators(clinic: Clinic) -> list[str]:
     return list(dict.fromkeys(emails))
 
 
-def _claim(clinic: Clinic, day: datetime.date) -> DigestRun | None:
-    """The day's run for the clinic if this worker is first, else None."""
-    if DigestRun.objects.filter(clinic=clinic, day=day).exists():
+def _claim(clinic: Clinic, day: datetime.date, *, now: datetime.datetime) -> DigestRun | None:
+    """The day's run for the clinic if this worker may send it, else None.
+
+    The first worker creates the day's row; the unique constraint turns away the others. A row
+    claimed but never stamped sent (its worker died before sending) is taken over once
+    DIGEST_CLAIM_MINUTES have passed, by a conditional update only one worker can win.
+    """
+    if DigestRun.objects.filter(clinic=clinic, day=day, sent_at__isnull=False).exists():
         return None
     try:
         # Durable: the claim is committed before any email goes, so a rival worker sees it.
         with transaction.atomic(durable=True):
-            return DigestRun.objects.create(clinic=clinic, day=day)
+            return DigestRun.objects.create(clinic=clinic, day=day, claimed_at=now)
     except IntegrityError:
+        pass
+    stale = now - datetime.timedelta(minutes=settings.DIGEST_CLAIM_MINUTES)
+    abandoned = DigestRun.objects.filter(clinic=clinic, day=day, sent_at__isnull=True, claimed_at__lt=stale)
+    if abandoned.update(claimed_at=now) != 1:
         return None
+    return DigestRun.objects.get(clinic=clinic, day=day)
 
 
 def send_clinic_digest(clinic: Clinic, *, now: datetime.datetime) -> int:
     """Send the clinic's digest for its local today if not done yet; returns emails sent."""
     today = now.astimezone(clinic.zone).date()
-    run = _claim(clinic, today)
+    run = _claim(clinic, today, now=now)
     if run is None:
         return 0
     recipients = coordinators(clinic)

@@ -125,6 +125,8 @@ class DigestRun(models.Model):
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="digest_runs")
     day = models.DateField()
+    # When a worker took the day on; a claim never stamped sent is taken over after a while.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -112,6 +112,15 @@ def test_it_leaves_the_day_to_the_worker_that_claimed_it(cast, clinic):
     assert mail.outbox == []
 
 
+def test_it_takes_over_a_day_whose_worker_died_before_sending(cast, clinic, coordinator):
+    DigestRun.objects.create(clinic=clinic, day=TODAY, claimed_at=NOW - datetime.timedelta(minutes=10))
+    assert send_coordinator_digests(now=NOW) == 0  # the claim is recent: its worker may still be sending
+    later = NOW + datetime.timedelta(minutes=25)
+    assert send_coordinator_digests(now=later) == 1
+    assert send_coordinator_digests(now=later) == 0
+    assert DigestRun.objects.get(clinic=clinic, day=TODAY).sent_at == later
+
+
 def test_it_tries_again_when_no_email_could_go_out(cast, coordinator, monkeypatch):
     def refused(self, fail_silently=False):
         raise smtplib.SMTPServerDisconnected("connection dropped")

@@ -266,6 +266,8 @@ REMINDER_LINK_MAX_AGE_DAYS = _env_int("REMINDER_LINK_MAX_AGE_DAYS", 60, minimum=
 DISPATCHER_SILENT_AFTER_MINUTES = _env_int("DISPATCHER_SILENT_AFTER_MINUTES", 10, minimum=1)
 # The local time at which each clinic's coordinators get their daily digest.
 DIGEST_SEND_TIME = _env_time("DIGEST_SEND_TIME", "07:30")
+# Minutes after which a digest claimed by a worker that never sent it is taken over by another.
+DIGEST_CLAIM_MINUTES = _env_int("DIGEST_CLAIM_MINUTES", 30, minimum=1)
 # The address patients' links point at.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
