@@ -29,6 +29,7 @@ from patients.models import (
     TherapySession,
     Visit,
 )
+from patients.placement_plan import planned_coverage_end
 
 DAY = datetime.timedelta(days=1)
 RECORD_PREFIX = "DEMO-"
@@ -208,14 +209,12 @@ def _history(scenario: Scenario, demo: DemoClinic, rules: schedule.ScheduleRules
         case Scenario.DISCHARGED:  # two cycles, discharged during the last renewal window
             history.doses = _renewals(three, _placed_to_end_near(three, ago(20, 50)), 1, rng)
             history.status = Patient.Status.DISCHARGED
-            history.discharged_on = _coverage_end(*history.doses[-1]) - DAY * rng.randint(1, 10)
+            history.discharged_on = planned_coverage_end(
+                product=history.doses[-1][0], placed_on=history.doses[-1][1]
+            ) - DAY * rng.randint(1, 10)
     if history.doses:
         history.referred_on = history.doses[0][1] - DAY * rng.randint(7, 21)
     return history
-
-
-def _coverage_end(product: Product, placed_on: datetime.date) -> datetime.date:
-    return schedule.coverage_end(placed_on=placed_on, length=product.coverage_length, unit=product.coverage_unit)
 
 
 def _placed_to_end_near(product: Product, ends_near: datetime.date) -> datetime.date:
@@ -279,7 +278,10 @@ def _placements_and_visits(
     placements, visits = [], []
     for index, (product, placed_on) in enumerate(history.doses):
         renewed_on = history.doses[index + 1][1] if index + 1 < len(history.doses) else None
-        covers_until, lead = _coverage_end(product, placed_on), product.renewal_window_lead_days
+        covers_until, lead = (
+            planned_coverage_end(product=product, placed_on=placed_on),
+            product.renewal_window_lead_days,
+        )
         state = schedule.coverage_state(spans=spans, today=placed_on, discharged=False, rules=rules)
         induction = schedule.needs_induction(state)
         injection = product.formulation == Product.Formulation.INJECTION

@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from patients.querysets import PatientQuerySet, VisitQuerySet
+from patients.querysets import PlacementQuerySet, VisitQuerySet
+from patients.schedule import last_protected_day
 
 
 def validate_time_zone(value: str) -> None:
@@ -154,7 +155,6 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
-    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -248,6 +248,7 @@ class Placement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
+    objects = PlacementQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_on"]
@@ -288,10 +289,7 @@ class Placement(models.Model):
 
     @property
     def coverage_ends_on(self) -> datetime.date:
-        """The last protected day: the planned end, or the day the implant came out if earlier."""
-        if self.removed_on and self.removed_on < self.covers_until:
-            return self.removed_on
-        return self.covers_until
+        return last_protected_day(covers_until=self.covers_until, removed_on=self.removed_on)
 
 
 class Visit(models.Model):

@@ -17,12 +17,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from patients import schedule, timeline
 from patients.models import FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.patient_summary import Attendance, Flag, LiverLimits, attendance, findings_summary, safety_flags
+from patients.querysets import PlacementQuerySet
 from patients.selectors import clinic_today, coverage_span, schedule_rules
 
 PAGE_SIZE = 50
@@ -81,7 +82,7 @@ def search(patients: QuerySet[Patient], text: str) -> QuerySet[Patient]:
     return patients
 
 
-def _newest_placement() -> QuerySet[Placement]:
+def _newest_placement() -> PlacementQuerySet:
     """Inside a patient query: that patient's newest placement, on the (patient, -placed_on) index.
 
     No "on or before today" test is needed: the service refuses a placement dated after the
@@ -92,10 +93,7 @@ def _newest_placement() -> QuerySet[Placement]:
 
 def with_coverage_end(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     """Each patient with the last protected day of their newest placement, to sort by."""
-    ends = _newest_placement().annotate(
-        # Placement.coverage_ends_on in SQL: the planned end, or the removal if earlier.
-        ends_on=Case(When(removed_on__lt=F("covers_until"), then=F("removed_on")), default=F("covers_until"))
-    )
+    ends = _newest_placement().with_ends_on()
     return patients.annotate(coverage_ends_on=Subquery(ends.values("ends_on")[:1]))
 
 

@@ -1,29 +1,20 @@
 """Reads shared by several pages, as QuerySet methods. Models import this module, so it imports
-no models: related rows are reached through lookups."""
+no models: related rows are reached through lookups. Scoping to a user's clinics lives in
+``patients.access``, the one path every page takes."""
 
 import datetime
 
 from django.db import models
+from django.db.models.functions import Coalesce, Least
 
 
-class PatientQuerySet(models.QuerySet):
-    def for_user(self, user: models.Model) -> "PatientQuerySet":
-        """The patients of the clinics the user works for; a superuser sees every clinic."""
-        if getattr(user, "is_superuser", False):
-            return self
-        return self.filter(clinic__memberships__user=user)
-
-    def in_care(self) -> "PatientQuerySet":
-        """Patients whose coverage the clinic still follows (everyone but the discharged)."""
-        return self.exclude(status="discharged")
+class PlacementQuerySet(models.QuerySet):
+    def with_ends_on(self) -> "PlacementQuerySet":
+        """Each placement's last protected day as ``ends_on``: ``Placement.coverage_ends_on`` in SQL."""
+        return self.annotate(ends_on=Least("covers_until", Coalesce("removed_on", "covers_until")))
 
 
 class VisitQuerySet(models.QuerySet):
-    def for_user(self, user: models.Model) -> "VisitQuerySet":
-        if getattr(user, "is_superuser", False):
-            return self
-        return self.filter(patient__clinic__memberships__user=user)
-
     def open(self) -> "VisitQuerySet":
         return self.filter(status="scheduled")
 

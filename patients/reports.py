@@ -94,7 +94,7 @@ def patient_histories(clinic: Clinic, *, since: datetime.date, today: datetime.d
     )
     doses: dict[int, list[Dose]] = defaultdict(list)
     for patient_id, placed_on, covers_until, removed_on, next_placed_on in placements:
-        ends_on = _coverage_end(covers_until, removed_on)
+        ends_on = schedule.last_protected_day(covers_until=covers_until, removed_on=removed_on)
         renewal_due_on = covers_until if ends_on == covers_until else None
         doses[patient_id].append(Dose(placed_on, ends_on, renewal_due_on, next_placed_on))
     versions = (
@@ -180,7 +180,9 @@ def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow
     """The clinic's patients by record number, with today's coverage: four queries in all."""
     newest = Placement.objects.filter(patient=OuterRef("patient"), placed_on__lte=today).order_by("-placed_on")
     latest = {
-        patient_id: schedule.CoverageSpan(placed_on, _coverage_end(covers_until, removed_on), lead_days)
+        patient_id: schedule.CoverageSpan(
+            placed_on, schedule.last_protected_day(covers_until=covers_until, removed_on=removed_on), lead_days
+        )
         for patient_id, placed_on, covers_until, removed_on, lead_days in Placement.objects.filter(
             patient__clinic=clinic, pk=Subquery(newest.values("pk")[:1])
         ).values_list("patient_id", "placed_on", "covers_until", "removed_on", "product__renewal_window_lead_days")
@@ -216,8 +218,3 @@ def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow
             next_visit_due_on=next_due.get(pk),
             therapy_attendance=attendance.get(pk, Share()),
         )
-
-
-def _coverage_end(covers_until: datetime.date, removed_on: datetime.date | None) -> datetime.date:
-    """``Placement.coverage_ends_on`` for a placement read as plain values."""
-    return min(covers_until, removed_on or covers_until)

@@ -90,6 +90,11 @@ class CoverageSpan:
         return self.ends_on - datetime.timedelta(days=self.renewal_lead_days)
 
 
+def last_protected_day(*, covers_until: datetime.date, removed_on: datetime.date | None) -> datetime.date:
+    """The planned end of a dose, or the day the implant came out if that was earlier."""
+    return min(covers_until, removed_on or covers_until)
+
+
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """``day`` moved by whole months, clamped to the last day of the target month."""
     month_index = day.year * 12 + (day.month - 1) + months

@@ -7,7 +7,6 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Least
 
 from patients import schedule
 from patients.models import Clinic, Patient, Placement, Reminder, Visit
@@ -37,7 +36,7 @@ def newest_placements_ended(clinic: Clinic, *, today: datetime.date) -> QuerySet
     return (
         Placement.objects.filter(patient__clinic=clinic, placed_on__lte=today, pk=Subquery(newest.values("pk")[:1]))
         .exclude(patient__status=Patient.Status.DISCHARGED)
-        .annotate(ends_on=Least("covers_until", Coalesce("removed_on", "covers_until")))
+        .with_ends_on()
         .filter(ends_on__lt=today)
     )
 

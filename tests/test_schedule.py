@@ -18,6 +18,7 @@ from patients.schedule import (
     induction_problems,
     is_early_renewal,
     is_inside_window,
+    last_protected_day,
     needs_induction,
     plan_visits,
 )
@@ -279,3 +280,16 @@ def test_a_complete_checklist_has_no_problems():
 )
 def test_it_names_what_the_checklist_lacks(changes, field):
     assert list(checklist(**changes)) == [field]
+
+
+@pytest.mark.parametrize(
+    ("removed_on", "expected"),
+    [
+        (None, D(2024, 4, 30)),
+        (D(2024, 3, 1), D(2024, 3, 1)),
+        (D(2024, 4, 30), D(2024, 4, 30)),
+        (D(2024, 5, 3), D(2024, 4, 30)),
+    ],
+)
+def test_the_last_protected_day_is_the_planned_end_or_an_earlier_removal(removed_on, expected):
+    assert last_protected_day(covers_until=D(2024, 4, 30), removed_on=removed_on) == expected

@@ -459,3 +459,14 @@ def test_it_refuses_a_roster_with_another_clinics_patient(clinic, other_clinic):
     )
     refused(call, contains="not a patient of this group's clinic")
     assert not TherapySession.objects.exists()
+
+
+def test_the_database_counts_the_last_protected_day_as_the_model_does(patient, implant):
+    kept = place(patient, implant, D(2026, 1, 10))
+    removed = place(patient, implant, D(2026, 4, 1))
+    services.record_removal(placement=removed, removed_on=D(2026, 5, 2), reason="Site infection")
+    rows = Placement.objects.with_ends_on().order_by("placed_on")
+    assert [(row.ends_on, row.coverage_ends_on) for row in rows] == [
+        (D(2026, 4, 10), kept.covers_until),
+        (D(2026, 5, 2), D(2026, 5, 2)),
+    ]
