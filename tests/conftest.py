@@ -3,7 +3,7 @@
 import pytest
 
 from patients.models import Membership
-from tests.factories import ClinicFactory, MembershipFactory, ProductFactory, UserFactory
+from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, ProductFactory, UserFactory
 from tests.service_fixtures import chromium_path, postgres_available, redis_url  # noqa: F401
 
 
@@ -37,6 +37,12 @@ def injection(clinic):
         coverage_unit="weeks",
         renewal_window_lead_days=7,
     )
+
+
+@pytest.fixture
+def patient(clinic):
+    """A patient of the clinic, consenting to email reminders."""
+    return PatientFactory(clinic=clinic, record_number="R-1", first_name="Ada", last_name="Byron")
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ def frozen_now(time_machine):
 
 
 @pytest.fixture
-def patient(clinic):
-    return PatientFactory(clinic=clinic, record_number="R-1", first_name="Ada", last_name="Byron")
-
-
-@pytest.fixture
 def placement(patient, implant):
     return services.record_placement(patient=patient, product=implant, placed_on=D(2026, 2, 1), **INDUCTION)
 

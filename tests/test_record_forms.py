@@ -29,11 +29,6 @@ def frozen_now(time_machine):
 
 
 @pytest.fixture
-def patient(clinic):
-    return PatientFactory(clinic=clinic, record_number="R-1", first_name="Ada", last_name="Byron")
-
-
-@pytest.fixture
 def placed(patient, implant):
     """Placed 1 February: monitoring due 1 March and 1 April, renewal 1 May (window from 17 April)."""
     return services.record_placement(patient=patient, product=implant, placed_on=D(2026, 2, 1), **INDUCTION)

@@ -26,11 +26,6 @@ def frozen_now(time_machine):
     time_machine.move_to(london(D(2026, 6, 15), 12), tick=False)
 
 
-@pytest.fixture
-def patient(clinic):
-    return PatientFactory(clinic=clinic)
-
-
 def place(patient, product, placed_on, **extra):
     return services.record_placement(patient=patient, product=product, placed_on=placed_on, **(INDUCTION | extra))
 

@@ -22,11 +22,6 @@ def frozen_today(time_machine):
     time_machine.move_to("2026-06-15 12:00Z", tick=False)
 
 
-@pytest.fixture
-def patient(clinic):
-    return PatientFactory(clinic=clinic)
-
-
 def place(patient, product, placed_on, **extra):
     return services.record_placement(patient=patient, product=product, placed_on=placed_on, **(INDUCTION | extra))
 

@@ -23,11 +23,6 @@ def frozen_now(time_machine):
 
 
 @pytest.fixture
-def patient(clinic):
-    return PatientFactory(clinic=clinic, record_number="R-1", first_name="Ada", last_name="Byron")
-
-
-@pytest.fixture
 def ben(clinic):
     return PatientFactory(clinic=clinic, record_number="R-2", first_name="Ben", last_name="Carter")
 
