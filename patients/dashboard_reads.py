@@ -17,13 +17,14 @@ from django.utils import timezone
 
 from patients import schedule, worklists
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
-from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS
+from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS, LIVER_TEST_DAYS
 from patients.selectors import schedule_rules
 
 # Rows shown per list; the count above each list is always complete.
 ROWS_SHOWN = 15
 # Call outcomes after which a row no longer waits for a call (until something new happens).
 SETTLED_OUTCOMES = (FollowUpCall.Outcome.REACHED, FollowUpCall.Outcome.AGREED_TO_COME, FollowUpCall.Outcome.DECLINED)
+# Mood and liver results older than this no longer raise a flag on the worklist.
 SAFETY_LOOKBACK_DAYS = 90
 RENEWAL_HORIZON_DAYS = 14
 FAILED_REMINDER_DAYS = 7
@@ -320,7 +321,13 @@ def safety_rows(clinic: Clinic, *, today: datetime.date) -> Portion:
 
     alt_limit = settings.ALT_UPPER_LIMIT_OF_NORMAL * settings.LIVER_FLAG_MULTIPLE
     ast_limit = settings.AST_UPPER_LIMIT_OF_NORMAL * settings.LIVER_FLAG_MULTIPLE
-    liver_tested = recent.filter(Q(alt_u_per_l__isnull=False) | Q(ast_u_per_l__isnull=False))
+    # The same window as the patient page's "no liver test" flag (patient_summary.LIVER_TEST_DAYS).
+    liver_tested = Visit.objects.filter(
+        Q(alt_u_per_l__isnull=False) | Q(ast_u_per_l__isnull=False),
+        patient=OuterRef("pk"),
+        status=Visit.Status.COMPLETED,
+        completed_on__gte=today - datetime.timedelta(days=LIVER_TEST_DAYS),
+    )
     patients = (
         Patient.objects.filter(clinic=clinic)
         .exclude(status=Patient.Status.DISCHARGED)

@@ -9,6 +9,7 @@ from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import HttpRequest
 
+from patients.access import member_clinics
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.
@@ -29,8 +30,7 @@ def member_clinic_ids(request: HttpRequest) -> frozenset[int]:
     """The clinics the user works for, read once per request: one page asks dozens of times."""
     clinic_ids = getattr(request, _CLINIC_IDS_ATTRIBUTE, None)
     if clinic_ids is None:
-        memberships = Membership.objects.filter(user_id=request.user.pk or 0)
-        clinic_ids = frozenset(memberships.values_list("clinic_id", flat=True))
+        clinic_ids = frozenset(member_clinics(request.user).values_list("pk", flat=True))
         setattr(request, _CLINIC_IDS_ATTRIBUTE, clinic_ids)
     return clinic_ids
 
