@@ -218,3 +218,18 @@ def test_its_query_count_does_not_grow_with_the_clinic(django_assert_max_num_que
     call_command("seed_demo", patients=500, verbosity=0)
     with django_assert_max_num_queries(26):
         assert client.get("/").status_code == 200
+
+
+def test_the_page_shows_reminders_waiting_for_daytime(client, coordinator, clinic, implant, time_machine):
+    patient = PatientFactory(clinic=clinic)
+    place(patient, implant, D(2026, 6, 15))
+    # Its first reminder was due at 10:00 on 12 July; at 03:00 on the 13th it still waits for the morning.
+    time_machine.move_to(datetime.datetime(2026, 7, 13, 3, tzinfo=LONDON), tick=False)
+    assert (
+        Reminder.objects.filter(
+            patient=patient, status="pending", next_attempt_at__lt=datetime.datetime(2026, 7, 13, 3, tzinfo=LONDON)
+        ).count()
+        == 1
+    )
+    client.force_login(coordinator)
+    assert "1 reminder waiting to go out" in client.get("/").content.decode()
