@@ -7,7 +7,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from patients.models import PipelineHeartbeat
+from patients.access import member_clinics
+from patients.models import ClinicDispatch, PipelineHeartbeat
 
 
 def pipeline_health(request: HttpRequest) -> dict[str, Any]:
@@ -24,7 +25,17 @@ def pipeline_health(request: HttpRequest) -> dict[str, Any]:
         .first()
     )
     quiet_for = datetime.timedelta(minutes=settings.DISPATCHER_SILENT_AFTER_MINUTES)
+    # A clinic whose latest dispatch met an error, among the user's own: its reminders are stuck
+    # while the others' go out, and its coordinators need to know why.
+    failing = [
+        dispatch
+        for dispatch in ClinicDispatch.objects.filter(
+            clinic__in=member_clinics(user), failed_at__isnull=False
+        ).select_related("clinic")
+        if dispatch.is_failing
+    ]
     return {
         "reminders_silent": last_run_at is None or timezone.now() - last_run_at > quiet_for,
         "reminders_last_run_at": last_run_at,
+        "reminders_failing": failing,
     }

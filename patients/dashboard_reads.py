@@ -216,7 +216,10 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
             lambda v: findings(v) if v.appointment_at else book(v),
         ),
         "missed": missed_rows(_first_rows(missed), clinic),
-        "reminders": reminder_rows(clinic, now=now),
+        "reminders": _together(
+            reminder_rows(clinic, now=now),
+            stopped_email_rows(_first_rows(worklists.visits_to_phone_about(clinic, today=today, now=now)), clinic),
+        ),
         "attendance": attendance_rows(clinic, today=today),
         "safety": safety_rows(clinic, today=today),
     }
@@ -252,6 +255,30 @@ def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> Portion:
         )
         for r in reminders
     ], count
+
+
+def stopped_email_rows(portion: tuple[list[Visit], int], clinic: Clinic) -> Portion:
+    visits, count = portion
+    return [
+        Row(
+            patient=visit.patient,
+            clinic=clinic,
+            summary=f"Stopped email reminders: {visit.get_kind_display().lower()} visit "
+            + (
+                f"booked {timezone.localtime(visit.appointment_at, clinic.zone):%-d %b %H:%M}"
+                if visit.appointment_at
+                else f"due {visit.due_on:%-d %b}"
+            ),
+            actions=(Action("Log call", "follow_up_call_create", (visit.patient.uuid,), query=f"visit={visit.uuid}"),),
+        )
+        for visit in visits
+    ], count
+
+
+def _together(*portions: Portion) -> Portion:
+    """Lists shown as one: every row, up to what a list shows, and the full count."""
+    rows = [row for portion_rows, _ in portions for row in portion_rows]
+    return rows[:ROWS_SHOWN], sum(count for _, count in portions)
 
 
 def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
@@ -384,7 +411,7 @@ LISTS = (
         "reminders",
         "Reminders that did not reach the patient",
         "soon",
-        "Failed, skipped or expired in the last week: phone instead.",
+        "Failed, skipped or expired in the last week, and visits of patients who stopped emails: phone instead.",
         "",
     ),
     ("renewals_due", "Renewals due in 14 days", "soon", "Renewals coming up, booked or not.", ""),

@@ -63,6 +63,7 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
         since=_local_midnight(today - datetime.timedelta(days=1), clinic),
         until=_local_midnight(today + datetime.timedelta(days=1), clinic),
     )
+    stopped: QuerySet[Visit] = worklists.visits_to_phone_about(clinic, today=today, now=_local_midnight(today, clinic))
     return [
         _section(
             "Coverage lapsed",
@@ -99,6 +100,11 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
                 f"{reminder.get_status_display().lower()}"
                 + (f" ({reminder.get_skip_reason_display()})" if reminder.skip_reason else "")
                 for reminder in calls
+            ]
+            + [
+                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} visit due {visit.due_on:%d %b}, "
+                "stopped email reminders"
+                for visit in stopped
             ],
         ),
     ]

@@ -6,7 +6,9 @@ turn autoescaping off themselves; the HTML part keeps it.
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
@@ -34,3 +36,8 @@ def build_email(
     )
     message.attach_alternative(render_to_string(f"emails/{name}-body.html", context), "text/html")
     return message
+
+
+def site_domain() -> str:
+    """The site's own domain, from ``SITE_URL``: what Message-IDs and calendar UIDs end with."""
+    return urlsplit(settings.SITE_URL).hostname or "localhost"

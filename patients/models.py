@@ -16,6 +16,12 @@ from patients.querysets import PlacementQuerySet, VisitQuerySet
 from patients.schedule import last_protected_day
 
 
+def validate_no_control_characters(value: str) -> None:
+    """Refuse text that would end up in an email header with a line break or other control character."""
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValidationError("Remove the line breaks and other control characters from this text.")
+
+
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a time zone name such as Europe/London.")
@@ -27,18 +33,26 @@ def default_renewal_lead_days() -> int:
 
 class Clinic(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=200, unique=True)
+    # The name and the reply-to address travel in email headers: no control characters.
+    name = models.CharField(max_length=200, unique=True, validators=[validate_no_control_characters])
     time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
-    phone = models.CharField(max_length=40)
+    phone = models.CharField(max_length=40, validators=[validate_no_control_characters])
     address = models.TextField(blank=True)
-    reply_to_email = models.EmailField(blank=True)
-    # The hours in which patients may be emailed, in clinic time; empty means the settings' default.
+    reply_to_email = models.EmailField(blank=True, validators=[validate_no_control_characters])
+    # The hours in which patients may be emailed, in clinic time; both empty means the settings'
+    # default. One without the other would leave the dispatcher guessing.
     reminder_daytime_start = models.TimeField(null=True, blank=True)
     reminder_daytime_end = models.TimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(reminder_daytime_start__isnull=True, reminder_daytime_end__isnull=True)
+                | Q(reminder_daytime_start__isnull=False, reminder_daytime_end__isnull=False),
+                name="clinic_daytime_both_or_neither",
+                violation_error_message="Set both reminder hours, or leave both empty to use the default hours.",
+            ),
             models.CheckConstraint(
                 condition=Q(reminder_daytime_start__isnull=True)
                 | Q(reminder_daytime_end__isnull=True)
@@ -335,6 +349,9 @@ class Visit(models.Model):
     appointment_at = models.DateTimeField(null=True, blank=True)
     appointment_override_reason = models.TextField(blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed by email.")
+    # The SEQUENCE of the visit's calendar entry: raised whenever what the entry says changes (a new
+    # time, a cancellation, a missed visit), so the patient's calendar keeps one entry, the newest.
+    calendar_sequence = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
     completed_on = models.DateField(null=True, blank=True)
@@ -430,12 +447,13 @@ class Visit(models.Model):
 
 # Models kept in modules of their own, by area; they belong to this app like the ones above.
 from patients.call_models import FollowUpCall  # noqa: E402
-from patients.reminder_models import DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
+from patients.reminder_models import ClinicDispatch, DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
 from patients.therapy_models import TherapyGroup, TherapySession  # noqa: E402
 
 __all__ = [
     "CheckResult",
     "Clinic",
+    "ClinicDispatch",
     "DigestRun",
     "FollowUpCall",
     "Membership",

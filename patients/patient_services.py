@@ -124,7 +124,7 @@ def withdraw_email_consent(*, patient: Patient) -> Patient:
             patient.email_consent = False
             patient.email_consent_at = None
             patient.save(update_fields=["email_consent", "email_consent_at"])
-        outbox.withdraw(patient.reminders.all())
+        outbox.withdraw(patient.reminders.all(), reason=Reminder.CancelReason.CONSENT_WITHDRAWN)
     return patient
 
 
@@ -132,10 +132,12 @@ def _replan_reminders(patient: Patient) -> None:
     """Reminders still to come, written again for the patient's consent and address as they are now."""
     now = timezone.now()
     if not patient.email_consent:
-        outbox.withdraw(patient.reminders.all())
+        outbox.withdraw(patient.reminders.all(), reason=Reminder.CancelReason.CONSENT_WITHDRAWN)
         return
     open_visits = list(patient.visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
-    outbox.withdraw(patient.reminders.filter(visit__in=open_visits, send_at__gte=now))
+    outbox.withdraw(
+        patient.reminders.filter(visit__in=open_visits, send_at__gte=now), reason=Reminder.CancelReason.REPLANNED
+    )
     outbox.write_visit_reminders(open_visits, now=now, future_only=True)
 
 
@@ -170,7 +172,9 @@ def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None =
         patient.discharged_on = discharged_on
         patient.save(update_fields=["status", "discharged_on"])
         cancel_visits(patient.visits.all(), reason=Visit.CancelReason.DISCHARGED)
-        outbox.withdraw(patient.reminders.exclude(kind=Reminder.Kind.VISIT_CANCELLED))
+        outbox.withdraw(
+            patient.reminders.exclude(kind=Reminder.Kind.VISIT_CANCELLED), reason=Reminder.CancelReason.DISCHARGED
+        )
     return patient
 
 

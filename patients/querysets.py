@@ -18,6 +18,12 @@ class VisitQuerySet(models.QuerySet):
     def open(self) -> "VisitQuerySet":
         return self.filter(status="scheduled")
 
-    def overdue(self, today: datetime.date) -> "VisitQuerySet":
-        """Scheduled visits whose window closed before ``today``: these become missed."""
-        return self.open().filter(window_end__lt=today)
+    def overdue(self, today: datetime.date, *, day_starts_at: datetime.datetime) -> "VisitQuerySet":
+        """Scheduled visits that are over on ``today`` (which starts at ``day_starts_at`` in the
+        clinic): the window closed before today, and an appointment booked after the window, if
+        any, was on an earlier day. These become missed."""
+        return (
+            self.open()
+            .filter(window_end__lt=today)
+            .filter(models.Q(appointment_at__isnull=True) | models.Q(appointment_at__lt=day_starts_at))
+        )

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import dateformat
 
 from patients import links
-from patients.emails import build_email
+from patients.emails import build_email, site_domain
 from patients.models import Clinic, Reminder, Visit
 
 # Matched at the start of a word, case-insensitively, so plurals and other endings count too
@@ -101,6 +101,7 @@ UPCOMING_KINDS = frozenset(
         Reminder.Kind.RENEWAL_14_DAYS,
         Reminder.Kind.RENEWAL_3_DAYS,
         Reminder.Kind.RENEWAL_1_DAY,
+        Reminder.Kind.VISIT_MOVED,
     }
 )
 APPOINTMENT_MINUTES = 30
@@ -111,10 +112,6 @@ CALENDAR_PRODUCT = "-//Appointment reminders//EN"
 def find_banned_words(text: str) -> list[str]:
     """The entries of ``BANNED_WORDS`` that occur in ``text``."""
     return [word for word, pattern in _BANNED_PATTERNS if pattern.search(text)]
-
-
-def _mail_domain() -> str:
-    return _from_address().rpartition("@")[2] or "localhost"
 
 
 def _long_day(day: datetime.date, today: datetime.date) -> str:
@@ -158,6 +155,8 @@ def reminder_context(reminder: Reminder, *, now: datetime.datetime) -> dict[str,
         purpose = "cancelled"
     context: dict[str, Any] = {
         "purpose": purpose,
+        # The appointment moved after the patient was told another time: say so first.
+        "moved": reminder.kind == Reminder.Kind.VISIT_MOVED,
         "first_name": patient.first_name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
@@ -196,7 +195,8 @@ def appointment_calendar(reminder: Reminder, *, now: datetime.datetime) -> icale
     """The visit as a calendar entry: a request, or a cancellation that clears a stale entry.
 
     The UID is the visit's, so every reminder for one visit updates one entry, and a cancellation
-    removes it; SEQUENCE grows with ``now`` so a later message always wins.
+    removes it; SEQUENCE is the visit's, raised whenever the entry's content changes (a new time, a
+    cancellation, a missed visit), so the newest message wins whatever order they arrive in.
     """
     patient, visit = reminder.patient, reminder.visit
     clinic = patient.clinic
@@ -206,8 +206,8 @@ def appointment_calendar(reminder: Reminder, *, now: datetime.datetime) -> icale
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancelled else "REQUEST")
     event = icalendar.Event()
-    event.add("uid", f"{visit.uuid}@{_mail_domain()}")
-    event.add("sequence", int(now.timestamp()) // 60)
+    event.add("uid", f"{visit.uuid}@{site_domain()}")
+    event.add("sequence", visit.calendar_sequence)
     event.add("dtstamp", now.astimezone(datetime.UTC))
     event.add("summary", f"Appointment at {clinic.name}")
     event.add("location", ", ".join(line.strip() for line in clinic.address.splitlines() if line.strip()))

@@ -19,6 +19,7 @@ class Reminder(models.Model):
         RENEWAL_1_DAY = "renewal_1_day", "Renewal tomorrow"
         MISSED_VISIT = "missed_visit", "Missed visit"
         VISIT_CANCELLED = "visit_cancelled", "Visit cancelled"
+        VISIT_MOVED = "visit_moved", "Appointment moved"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -36,15 +37,34 @@ class Reminder(models.Model):
         NO_CONSENT = "no_consent", "No consent to email: phone instead"
         NO_EMAIL = "no_email", "No email address: phone instead"
 
+    class CancelReason(models.TextChoices):
+        """Why a row was withdrawn before it went out: by a service, or by the dispatcher's last check."""
+
+        CONSENT_WITHDRAWN = "consent_withdrawn", "The patient stopped email reminders"
+        NO_EMAIL = "no_email", "The patient has no email address"
+        DISCHARGED = "discharged", "The patient was discharged"
+        VISIT_COMPLETED = "visit_completed", "The visit took place"
+        VISIT_CANCELLED = "visit_cancelled", "The visit was cancelled"
+        VISIT_MISSED = "visit_missed", "The visit was missed"
+        VISIT_BOOKED = "visit_booked", "The visit was booked again"
+        MOVED = "moved", "The appointment moved"
+        REPLANNED = "replanned", "Written again for the patient's new details"
+        # Rows withdrawn before reasons were recorded.
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="reminders")
     visit = models.ForeignKey("patients.Visit", on_delete=models.PROTECT, related_name="reminders")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What the row announces: the visit's appointment as it was booked when the row was written, or
+    # empty for a visit not booked. A row whose appointment is no longer the visit's is never sent.
+    appointment_at = models.DateTimeField(null=True, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     send_at = models.DateTimeField(help_text="When the rule says it goes out.")
     next_attempt_at = models.DateTimeField(help_text="When the dispatcher may next try: later after a failure.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     # Set by the dispatcher that claimed the row; only that dispatcher may stamp the outcome.
@@ -60,9 +80,37 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["send_at"]
         constraints = [
-            # One live copy of each rule's reminder per visit; a cancelled one may be written again.
+            # One live copy of each rule's reminder per visit and appointment: a moved appointment is
+            # announced again, a cancelled row may be written again. Two constraints, because NULLs
+            # (a visit not booked) are distinct in a unique index.
             models.UniqueConstraint(
-                fields=["visit", "kind"], condition=~Q(status="cancelled"), name="reminder_one_live_per_visit_kind"
+                fields=["visit", "kind", "appointment_at"],
+                condition=~Q(status="cancelled") & Q(appointment_at__isnull=False),
+                name="reminder_one_live_per_appointment",
+            ),
+            models.UniqueConstraint(
+                fields=["visit", "kind"],
+                condition=~Q(status="cancelled") & Q(appointment_at__isnull=True),
+                name="reminder_one_live_per_unbooked_visit",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status="cancelled",
+                    cancel_reason__in=[
+                        "consent_withdrawn",
+                        "no_email",
+                        "discharged",
+                        "visit_completed",
+                        "visit_cancelled",
+                        "visit_missed",
+                        "visit_booked",
+                        "moved",
+                        "replanned",
+                        "withdrawn",
+                    ],
+                )
+                | (~Q(status="cancelled") & Q(cancel_reason="")),
+                name="reminder_cancel_reason_matches_status",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "sending", "sent", "failed", "skipped", "cancelled", "expired"]),
@@ -78,6 +126,7 @@ class Reminder(models.Model):
                         "renewal_1_day",
                         "missed_visit",
                         "visit_cancelled",
+                        "visit_moved",
                     ]
                 ),
                 name="reminder_kind_valid",
@@ -118,6 +167,25 @@ class PipelineHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M}"
+
+
+class ClinicDispatch(models.Model):
+    """How the dispatcher last fared with one clinic: an error there is that clinic's, not everyone's.
+
+    The banner turns red for a clinic whose latest run failed, with the reason, while the others go on.
+    """
+
+    clinic = models.OneToOneField("patients.Clinic", on_delete=models.CASCADE, related_name="dispatch")
+    served_at = models.DateTimeField(null=True, blank=True, help_text="The last run that served the clinic whole.")
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="The last run that met an error there.")
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Dispatch for {self.clinic}"
+
+    @property
+    def is_failing(self) -> bool:
+        return self.failed_at is not None and (self.served_at is None or self.failed_at >= self.served_at)
 
 
 class DigestRun(models.Model):

@@ -7,6 +7,15 @@ dies mid-send leaves its rows ``sending`` until their lease runs out; the next r
 ``pending``. The worst case is a duplicate of what was in flight, and every copy of one reminder
 carries the same Message-ID.
 
+Plans change while rows wait and while they are in flight. Right before each send, and when an
+abandoned row comes back, the row is checked against the records as they are then
+(``outbox.why_not_send``): one that is no longer true is cancelled with its reason, never sent. A
+row that went out while its visit was being cancelled or moved is followed by the cancellation or
+the notice of the new time.
+
+One clinic cannot stop the others: clinics are served a batch each in turn, and an error while
+serving one is logged with the clinic, shown on its coordinators' banner, and the run goes on.
+
 Every notion of time comes from the ``now`` argument: the dispatcher never reads the wall clock.
 It only measures how long its own run has taken, so that leases, retries and stamps in a long run
 are dated when they happen: a lease counted from the start of a run that outlasted it would let
@@ -20,13 +29,15 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.db.models import F, Q
 
 from patients import outbox, reminder_timing
-from patients.models import Clinic, PipelineHeartbeat, Reminder
+from patients.models import Clinic, ClinicDispatch, PipelineHeartbeat, Reminder
 from patients.reminder_email import build_reminder_email
 
 logger = logging.getLogger(__name__)
@@ -45,8 +56,10 @@ class DispatchReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    withdrawn: int = 0
     expired: int = 0
     recovered: int = 0
+    clinics_failed: int = 0
 
 
 def dispatch_due_reminders(*, now: datetime.datetime) -> int:
@@ -71,54 +84,138 @@ class RunClock:
 
 def dispatch(*, now: datetime.datetime) -> DispatchReport:
     clock = RunClock(now)
-    _record_heartbeat(now)
     recovered = return_abandoned(now=now)
-    expired = expire_passed(now=now)
-    sent = retried = failed = 0
-    for clinic in Clinic.objects.all():
-        if not reminder_timing.is_daytime(now, daytime=outbox.clinic_daytime(clinic), zone=clinic.zone):
-            continue  # night in this clinic: its due reminders wait for the morning
-        # A run stops taking new batches after a while, well inside the task's time limit: the
-        # next run, a minute later, carries on.
-        while clock.elapsed < settings.REMINDER_RUN_SECONDS and (
-            claimed := _claim(clinic=clinic, due_at=now, clock=clock)
-        ):
-            outcome = _send_batch(claimed, clock=clock)
-            sent, retried, failed = sent + outcome.sent, retried + outcome.retried, failed + outcome.failed
+    expired, failures = expire_passed(now=now)
+    totals = _BatchOutcome()
+    serving = [clinic for clinic in Clinic.objects.all() if clinic.pk not in failures and _is_daytime(clinic, now)]
+    # One batch per clinic in turn, so that one clinic's backlog cannot use a whole run while
+    # another's due rows wait. A run stops taking new batches after a while, well inside the
+    # task's time limit: the next run, a minute later, carries on.
+    waiting = list(serving)
+    while waiting and clock.elapsed < settings.REMINDER_RUN_SECONDS:
+        for clinic in list(waiting):
+            if clock.elapsed >= settings.REMINDER_RUN_SECONDS:
+                break
+            try:
+                claimed = _claim(clinic=clinic, due_at=now, clock=clock)
+                outcome = _send_batch(claimed, clock=clock) if claimed else None
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception as error:
+                # Whatever went wrong is this clinic's: log it with the clinic, show it to its
+                # coordinators, and serve the others.
+                logger.exception("Reminder dispatch failed for clinic %s (id %s)", clinic.name, clinic.pk)
+                failures[clinic.pk] = f"{type(error).__name__}: {error}"
+                waiting.remove(clinic)
+                continue
+            if outcome is None:
+                waiting.remove(clinic)
+                continue
+            totals.add(outcome)
             if outcome.stopped_early:
-                break  # the mail server is unwell: the rest waits for the next run
-    report = DispatchReport(sent=sent, retried=retried, failed=failed, expired=expired, recovered=recovered)
+                waiting = []  # the mail server is unwell: the rest waits for the next run
+                break
+    _record_clinics(served=[clinic for clinic in serving if clinic.pk not in failures], failures=failures, now=now)
+    # Recorded once the run is over: a run that started and died is no sign of a working pipeline.
+    _record_heartbeat(now)
+    report = DispatchReport(
+        sent=totals.sent,
+        retried=totals.retried,
+        failed=totals.failed,
+        withdrawn=totals.withdrawn,
+        expired=expired,
+        recovered=recovered,
+        clinics_failed=len(failures),
+    )
     if report != DispatchReport():
         logger.info("Reminder dispatch at %s: %s", now.isoformat(), report)
     return report
+
+
+def _is_daytime(clinic: Clinic, now: datetime.datetime) -> bool:
+    """Night in a clinic: its due reminders wait for the morning."""
+    return reminder_timing.is_daytime(now, daytime=outbox.clinic_daytime(clinic), zone=clinic.zone)
 
 
 def _record_heartbeat(now: datetime.datetime) -> None:
     PipelineHeartbeat.objects.update_or_create(name=PipelineHeartbeat.DISPATCHER, defaults={"last_run_at": now})
 
 
+def _record_clinics(*, served: list[Clinic], failures: dict[int, str], now: datetime.datetime) -> None:
+    """Each clinic's latest outcome, for its coordinators' banner: served whole, or why not."""
+    if served:
+        ClinicDispatch.objects.bulk_create(
+            [ClinicDispatch(clinic=clinic, served_at=now) for clinic in served],
+            update_conflicts=True,
+            unique_fields=["clinic"],
+            update_fields=["served_at"],
+        )
+    if failures:
+        ClinicDispatch.objects.bulk_create(
+            [
+                ClinicDispatch(clinic_id=clinic_id, failed_at=now, last_error=error[:2000])
+                for clinic_id, error in failures.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["clinic"],
+            update_fields=["failed_at", "last_error"],
+        )
+
+
+ABANDONED = "The worker stopped while sending; tried again."
+
+
 def return_abandoned(*, now: datetime.datetime) -> int:
-    """Rows left ``sending`` past their lease (their worker died) go back to ``pending``."""
-    return Reminder.objects.filter(status=Reminder.Status.SENDING, lease_expires_at__lt=now).update(
-        status=Reminder.Status.PENDING, claim_token=None, lease_expires_at=None, next_attempt_at=now
+    """Rows left ``sending`` past their lease (their worker died) are checked again before they go
+    back to ``pending``: one no longer true is withdrawn with its reason, and the attempt the dead
+    worker used counts, so a row that kills its worker every time ends ``failed``."""
+    abandoned = Reminder.objects.filter(status=Reminder.Status.SENDING, lease_expires_at__lt=now)
+    back: list[int] = []
+    used_up: list[int] = []
+    stale: dict[str, list[int]] = {}
+    for reminder in abandoned.select_related("patient", "visit"):
+        if reason := outbox.why_not_send(reminder):
+            stale.setdefault(reason, []).append(reminder.pk)
+        elif reminder.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+            used_up.append(reminder.pk)
+        else:
+            back.append(reminder.pk)
+    # Conditional on the lease, so a row another dispatcher returned and claimed meanwhile is left alone.
+    released = {"claim_token": None, "lease_expires_at": None}
+    returned = abandoned.filter(pk__in=back).update(
+        status=Reminder.Status.PENDING, next_attempt_at=now, last_error=ABANDONED, **released
     )
+    abandoned.filter(pk__in=used_up).update(status=Reminder.Status.FAILED, last_error=ABANDONED, **released)
+    for reason, pks in stale.items():
+        abandoned.filter(pk__in=pks).update(status=Reminder.Status.CANCELLED, cancel_reason=reason, **released)
+    return returned
 
 
-def expire_passed(*, now: datetime.datetime) -> int:
-    """Advance reminders still unsent when their visit has passed are never sent: phone instead."""
+def expire_passed(*, now: datetime.datetime) -> tuple[int, dict[int, str]]:
+    """Announcements still unsent when their visit has passed are never sent: phone instead.
+
+    Returns how many expired, and the clinics where that failed, with why.
+    """
     expired = 0
+    failures: dict[int, str] = {}
     for clinic in Clinic.objects.all():
-        clinic_today = now.astimezone(clinic.zone).date()
-        passed = Q(visit__appointment_at__lte=now) | Q(
-            visit__appointment_at__isnull=True, visit__due_on__lt=clinic_today
-        )
-        stale = Reminder.objects.filter(
-            passed, patient__clinic=clinic, status=Reminder.Status.PENDING, kind__in=outbox.ADVANCE_KINDS
-        )
-        expired += Reminder.objects.filter(pk__in=stale.values("pk"), status=Reminder.Status.PENDING).update(
-            status=Reminder.Status.EXPIRED
-        )
-    return expired
+        try:
+            clinic_today = now.astimezone(clinic.zone).date()
+            passed = Q(visit__appointment_at__lte=now) | Q(
+                visit__appointment_at__isnull=True, visit__due_on__lt=clinic_today
+            )
+            stale = Reminder.objects.filter(
+                passed, patient__clinic=clinic, status=Reminder.Status.PENDING, kind__in=outbox.ANNOUNCING_KINDS
+            )
+            expired += Reminder.objects.filter(pk__in=stale.values("pk"), status=Reminder.Status.PENDING).update(
+                status=Reminder.Status.EXPIRED
+            )
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as error:
+            logger.exception("Expiring reminders failed for clinic %s (id %s)", clinic.name, clinic.pk)
+            failures[clinic.pk] = f"{type(error).__name__}: {error}"
+    return expired, failures
 
 
 def _claim(*, clinic: Clinic, due_at: datetime.datetime, clock: RunClock) -> list[Reminder]:
@@ -148,42 +245,91 @@ class _BatchOutcome:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    withdrawn: int = 0
     stopped_early: bool = False
+
+    def add(self, other: "_BatchOutcome") -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.withdrawn += other.withdrawn
+
+    def count_attempt(self, failed: bool) -> None:
+        if failed:
+            self.failed += 1
+        else:
+            self.retried += 1
 
 
 def _send_batch(claimed: list[Reminder], *, clock: RunClock) -> _BatchOutcome:
+    """Send claimed rows one by one. Whatever goes wrong with one row is recorded on it and counts
+    as an attempt; only a mail server that cannot take messages stops the batch. Celery's soft time
+    limit stops it too, after handing back every row not yet sent."""
     outcome = _BatchOutcome()
+    sent: list[Reminder] = []
     mail = get_connection(timeout=settings.EMAIL_TIMEOUT)
     try:
-        for position, reminder in enumerate(claimed):
+        for position, claim in enumerate(claimed):
             try:
-                message = build_reminder_email(reminder, now=clock())
-            except Exception as error:
-                # A template that fails for one patient must not hold up the others.
-                logger.exception("Reminder %s could not be rendered", reminder.uuid)
-                failed = _retry_or_fail(reminder, now=clock(), error=f"Could not render: {error!r}")
-                outcome.failed += failed
-                outcome.retried += 1 - failed
-                continue
-            message.connection = mail
-            try:
-                _send(message)
-            except TransientSendError as error:
-                failed = _retry_or_fail(reminder, now=clock(), error=str(error))
-                outcome.failed += failed
-                outcome.retried += 1 - failed
-                # The server is down or hanging: hand back the rest of the batch untouched.
+                if not _send_one(claim, mail=mail, clock=clock, outcome=outcome, sent=sent):
+                    # The server is down or hanging: hand back the rest of the batch untouched.
+                    _release(claimed[position + 1 :])
+                    outcome.stopped_early = True
+                    break
+            except SoftTimeLimitExceeded:
+                # This row may have gone out: it goes back with its attempt counted (a copy carries
+                # the same Message-ID); the rest were never tried.
+                _retry_or_fail(claim, now=clock(), error="The run reached its time limit while sending.")
                 _release(claimed[position + 1 :])
-                outcome.stopped_early = True
-                break
-            except PermanentSendError as error:
-                _stamp(reminder, status=Reminder.Status.FAILED, last_error=str(error))
-                outcome.failed += 1
-            else:
-                outcome.sent += _stamp(reminder, status=Reminder.Status.SENT, sent_at=clock())
+                raise
     finally:
         mail.close()
+        if sent:
+            outbox.follow_up_sent(sent, now=clock())
     return outcome
+
+
+def _send_one(
+    claim: Reminder, *, mail: BaseEmailBackend, clock: RunClock, outcome: _BatchOutcome, sent: list[Reminder]
+) -> bool:
+    """Check the row against the records as they are now, then send it; False when the mail server
+    cannot take messages."""
+    reminder = _current(claim)
+    if reminder is None:
+        return True  # no longer this dispatcher's: its lease ran out and another run took it
+    if reason := outbox.why_not_send(reminder):
+        outcome.withdrawn += _stamp(reminder, status=Reminder.Status.CANCELLED, cancel_reason=reason)
+        return True
+    try:
+        message = build_reminder_email(reminder, now=clock())
+        message.connection = mail
+        _send(message)
+    except SoftTimeLimitExceeded:
+        raise
+    except TransientSendError as error:
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=str(error)))
+        return False
+    except PermanentSendError as error:
+        _stamp(reminder, status=Reminder.Status.FAILED, last_error=str(error))
+        outcome.failed += 1
+    except Exception as error:
+        # A template that fails for one patient, a bad address, a bug: recorded on this row alone.
+        logger.exception("Reminder %s could not be sent", reminder.uuid)
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"{type(error).__name__}: {error}"))
+    else:
+        if _stamp(reminder, status=Reminder.Status.SENT, sent_at=clock()):
+            outcome.sent += 1
+            sent.append(reminder)
+    return True
+
+
+def _current(claim: Reminder) -> Reminder | None:
+    """The claimed row with its patient and visit read again, right before its send."""
+    return (
+        Reminder.objects.filter(pk=claim.pk, status=Reminder.Status.SENDING, claim_token=claim.claim_token)
+        .select_related("patient__clinic", "visit")
+        .first()
+    )
 
 
 def _send(message: EmailMessage) -> None:
@@ -216,18 +362,18 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
 
 
-def _retry_or_fail(reminder: Reminder, *, now: datetime.datetime, error: str) -> int:
-    """Back to pending after a wait, or failed once the attempts are used up; 1 when it failed."""
+def _retry_or_fail(reminder: Reminder, *, now: datetime.datetime, error: str) -> bool:
+    """Back to pending after a wait, or failed once the attempts are used up; True when it failed."""
     if reminder.attempts >= settings.REMINDER_MAX_ATTEMPTS:
         _stamp(reminder, status=Reminder.Status.FAILED, last_error=error)
-        return 1
+        return True
     _stamp(
         reminder,
         status=Reminder.Status.PENDING,
         last_error=error,
         next_attempt_at=now + retry_delay(reminder.attempts),
     )
-    return 0
+    return False
 
 
 def _release(reminders: list[Reminder]) -> None:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from patients import outbox
-from patients.models import Patient, Visit
+from patients.models import Patient, Reminder, Visit
 
 
 def save_checked(instance: Any, **clean_options: Any) -> None:
@@ -24,9 +24,9 @@ def locked_patient(patient: Patient) -> Patient:
 def cancel_visits(visits: QuerySet[Visit], *, reason: str) -> int:
     """Cancel visits, withdraw their unsent reminders, and tell patients who had been reminded."""
     cancelled = list(visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
-    outbox.withdraw_for_visits(cancelled)
-    count = Visit.objects.filter(pk__in=[visit.pk for visit in cancelled]).update(
-        status=Visit.Status.CANCELLED, cancel_reason=reason
-    )
+    outbox.withdraw_for_visits(cancelled, reason=Reminder.CancelReason.VISIT_CANCELLED)
+    changed = Visit.objects.filter(pk__in=[visit.pk for visit in cancelled])
+    count = changed.update(status=Visit.Status.CANCELLED, cancel_reason=reason)
+    outbox.raise_calendar_sequence(changed)
     outbox.write_cancellation_notices(cancelled, now=timezone.now())
     return count

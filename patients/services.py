@@ -18,8 +18,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import outbox, schedule
-from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Visit
+from patients import outbox, reminder_timing, schedule
+from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Reminder, Visit
 from patients.patient_services import (
     PATIENT_DETAILS,
     PATIENT_TRANSITIONS,
@@ -67,10 +67,10 @@ __all__ = [
 ]
 
 # The moves a visit may make. Completed and cancelled visits are final; a missed visit may still be
-# completed when the patient comes late, or cancelled when a new placement supersedes it.
+# completed when the patient comes late, or booked again (scheduled) for a new appointment.
 VISIT_TRANSITIONS: dict[str, frozenset[str]] = {
     Visit.Status.SCHEDULED: frozenset({Visit.Status.COMPLETED, Visit.Status.MISSED, Visit.Status.CANCELLED}),
-    Visit.Status.MISSED: frozenset({Visit.Status.COMPLETED}),
+    Visit.Status.MISSED: frozenset({Visit.Status.COMPLETED, Visit.Status.SCHEDULED}),
     Visit.Status.COMPLETED: frozenset(),
     Visit.Status.CANCELLED: frozenset(),
 }
@@ -176,7 +176,8 @@ def record_placement(
         superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
             placement=placement
         )
-        outbox.withdraw_for_visits(superseded)
+        outbox.withdraw_for_visits(superseded, reason=Reminder.CancelReason.VISIT_CANCELLED)
+        outbox.raise_calendar_sequence(superseded)
         superseded.update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
         visits = Visit.objects.bulk_create(
             unsaved_visits(
@@ -298,20 +299,28 @@ def complete_visit(
         visit.completed_on = completed_on
         visit.seen_by = seen_by
         save_checked(visit)
-        outbox.withdraw_for_visits([visit])
+        outbox.withdraw_for_visits([visit], reason=Reminder.CancelReason.VISIT_COMPLETED)
     return visit
 
 
 def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, override_reason: str = "") -> Visit:
-    """Book (or move) a visit's appointment; outside the visit's window only with a reason."""
+    """Book (or move) a visit's appointment; outside the visit's window only with a reason.
+
+    A missed visit may be booked again. The reminders not yet sent for the old time are withdrawn
+    and the new time gets its own; a patient who was already told of another time is told of the
+    change at once, and the calendar entry is updated in place.
+    """
     if timezone.is_naive(appointment_at):
         raise ValueError("appointment_at must be timezone-aware.")
     with transaction.atomic():
         visit = Visit.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=visit.pk)
-        if visit.status != Visit.Status.SCHEDULED:
+        if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.MISSED):
             raise ValidationError(
-                f"This visit is {visit.get_status_display().lower()}; only scheduled visits can be booked."
+                f"This visit is {visit.get_status_display().lower()}; only scheduled or missed visits can be booked."
             )
+        now = timezone.now()
+        if appointment_at <= now and visit.status == Visit.Status.MISSED:
+            raise ValidationError({"appointment_at": "Book a missed visit again for a time still to come."})
         day = timezone.localtime(appointment_at, visit.patient.clinic.zone).date()
         inside = schedule.is_inside_window(day=day, window_start=visit.window_start, window_end=visit.window_end)
         if not inside and not override_reason.strip():
@@ -324,13 +333,30 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
                     )
                 }
             )
-        visit.appointment_at = appointment_at
+        changed = appointment_at != visit.appointment_at or visit.status != Visit.Status.SCHEDULED
+        if visit.status == Visit.Status.MISSED:
+            outbox.withdraw_for_visits(
+                [visit], kinds=[Reminder.Kind.MISSED_VISIT], reason=Reminder.CancelReason.VISIT_BOOKED
+            )
+            visit.status = Visit.Status.SCHEDULED
         visit.appointment_override_reason = "" if inside else override_reason.strip()
-        visit.confirmed_at = None  # a confirmation was for the old time
-        visit.save(update_fields=["appointment_at", "appointment_override_reason", "confirmed_at"])
-        # Reminders not yet sent follow the new day; one already sent is not sent again.
-        outbox.withdraw_for_visits([visit], kinds=outbox.ADVANCE_KINDS)
-        outbox.write_visit_reminders([visit], now=timezone.now(), future_only=True)
+        if changed:
+            visit.appointment_at = appointment_at
+            visit.confirmed_at = None  # a confirmation was for the old time
+            visit.calendar_sequence += 1
+        visit.save(
+            update_fields=[
+                "status",
+                "appointment_at",
+                "appointment_override_reason",
+                "confirmed_at",
+                "calendar_sequence",
+            ]
+        )
+        if changed:
+            outbox.withdraw_for_visits([visit], kinds=outbox.ANNOUNCING_KINDS, reason=Reminder.CancelReason.MOVED)
+            outbox.write_visit_reminders([visit], now=now, future_only=True)
+            outbox.write_change_notices([visit], now=now)
     return visit
 
 
@@ -358,20 +384,27 @@ def confirm_visit(*, visit: Visit, now: datetime.datetime | None = None) -> Visi
 def mark_missed_visits(
     *, today: datetime.date, clinic: Clinic | None = None, now: datetime.datetime | None = None
 ) -> int:
-    """Scheduled visits whose window closed before ``today`` become missed; returns how many.
+    """Visits that are over on ``today`` become missed; returns how many.
 
-    Each gets a "we missed you" reminder. The update is conditional and the reminder unique per
-    visit, so running it twice, or in two workers at once, changes nothing more.
+    A visit is over once its window has closed and its appointment, if booked later than that, is
+    on an earlier day. Each gets a "we missed you" reminder. The visits are locked while they
+    change, so one completed at the same moment is never marked missed nor sent that email; the
+    reminder is unique per visit and appointment, so running it twice, or in two workers at once,
+    changes nothing more.
     """
     now = now or timezone.now()
-    overdue = Visit.objects.overdue(today)
-    if clinic is not None:
-        overdue = overdue.filter(patient__clinic=clinic)
-    with transaction.atomic():
-        visits = list(overdue.select_related("patient__clinic"))
-        marked = Visit.objects.filter(pk__in=[visit.pk for visit in visits], status=Visit.Status.SCHEDULED).update(
-            status=Visit.Status.MISSED
-        )
-        outbox.withdraw_for_visits(visits, kinds=outbox.ADVANCE_KINDS)
-        outbox.write_missed_visit_reminders(visits, now=now)
+    marked = 0
+    clinics = [clinic] if clinic is not None else Clinic.objects.all()
+    for each in clinics:
+        with transaction.atomic():
+            day_starts_at = reminder_timing.local_moment(today, datetime.time(0), each.zone)
+            over = Visit.objects.overdue(today, day_starts_at=day_starts_at).filter(patient__clinic=each)
+            visits = list(over.select_for_update(of=("self",)).select_related("patient__clinic"))
+            changed = Visit.objects.filter(pk__in=[visit.pk for visit in visits])
+            marked += changed.update(status=Visit.Status.MISSED)
+            outbox.raise_calendar_sequence(changed)
+            outbox.withdraw_for_visits(
+                visits, kinds=outbox.ANNOUNCING_KINDS, reason=Reminder.CancelReason.VISIT_MISSED
+            )
+            outbox.write_missed_visit_reminders(visits, now=now)
     return marked

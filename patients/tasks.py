@@ -7,6 +7,7 @@ twice: the database, not the broker, decides what has been done.
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from patients import digest, reminders, services
@@ -37,7 +38,14 @@ def mark_missed_visits_everywhere() -> int:
     now = timezone.now()
     total = 0
     for clinic in Clinic.objects.all():
-        marked = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic, now=now)
+        try:
+            marked = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic, now=now)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            # One clinic's trouble must not keep the others' visits from being marked.
+            logger.exception("Marking missed visits failed for clinic %s (id %s)", clinic.name, clinic.pk)
+            continue
         if marked:
             logger.info("Marked %d visits missed at %s", marked, clinic.name)
         total += marked

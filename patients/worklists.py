@@ -6,7 +6,7 @@ Each is a bounded number of queries whatever the number of patients: no query pe
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from patients import schedule
 from patients.models import Clinic, Patient, Placement, Reminder, Visit
@@ -16,6 +16,8 @@ from patients.selectors import coverage_span, schedule_rules
 MISSED_VISIT_DAYS = 30
 # Reminders that did not reach the patient, so someone has to phone.
 NEEDS_A_CALL = (Reminder.Status.FAILED, Reminder.Status.SKIPPED, Reminder.Status.EXPIRED)
+# Withdrawn because the patient stopped email: the visits they announced still need a phone call.
+STOPPED_EMAIL = (Reminder.CancelReason.CONSENT_WITHDRAWN, Reminder.CancelReason.NO_EMAIL)
 
 
 @dataclass(frozen=True)
@@ -101,4 +103,21 @@ def reminders_needing_a_call(
         Reminder.objects.filter(patient__clinic=clinic, status__in=NEEDS_A_CALL, send_at__gte=since, send_at__lt=until)
         .select_related("patient", "visit")
         .order_by("send_at", "patient__record_number")
+    )
+
+
+def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> QuerySet[Visit]:
+    """Visits still to come of patients who stopped email reminders (unsubscribed, or consent
+    withdrawn): each stays on the list until it is over, since no email will announce it."""
+    stopped = Reminder.objects.filter(
+        visit=OuterRef("pk"), status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL
+    )
+    return (
+        Visit.objects.open()
+        .filter(patient__clinic=clinic)
+        .filter(Q(patient__email_consent=False) | Q(patient__email=""))
+        .filter(Q(appointment_at__gte=now) | Q(appointment_at__isnull=True, window_end__gte=today))
+        .filter(Exists(stopped))
+        .select_related("patient")
+        .order_by("due_on", "patient__record_number")
     )

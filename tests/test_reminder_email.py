@@ -106,10 +106,13 @@ def every_email(time_machine, visits):
     services.reschedule_visit(visit=first, appointment_at=MONITORING_APPOINTMENT)
     services.reschedule_visit(visit=renewal, appointment_at=RENEWAL_APPOINTMENT)
     emails += [render(reminder) for reminder in Reminder.objects.filter(status=Reminder.Status.PENDING)]
-    # The renewal was announced, then the clinic cancels it: the patient is told.
+    # The renewal was announced, then moved a day later: the patient is told of the new time.
     Reminder.objects.filter(pk=live(renewal, Reminder.Kind.RENEWAL_14_DAYS).pk).update(
         status=Reminder.Status.SENT, sent_at=NOW
     )
+    services.reschedule_visit(visit=renewal, appointment_at=RENEWAL_APPOINTMENT + datetime.timedelta(days=1))
+    emails.append(render(live(renewal, Reminder.Kind.VISIT_MOVED)))
+    # Then the clinic cancels it: the patient is told.
     services.cancel_visit(visit=renewal)
     emails.append(render(live(renewal, Reminder.Kind.VISIT_CANCELLED)))
     # Both monitoring visits go by unattended, the first booked, the second not.
@@ -209,15 +212,17 @@ def test_it_tells_a_patient_they_were_missed_and_to_call(every_email):
 
 def test_it_tells_a_patient_their_appointment_is_cancelled(every_email):
     email = next(email for email in every_email if email.reminder.kind == Reminder.Kind.VISIT_CANCELLED)
-    assert email.subject == "Your appointment at Riverside Clinic on Mon 14 September is cancelled"
-    assert "Monday 14 September at 14:00 has been cancelled" in email.text
+    # It was moved to the next day before it was cancelled: the notice names the time it was for.
+    assert email.subject == "Your appointment at Riverside Clinic on Tue 15 September is cancelled"
+    assert "Tuesday 15 September at 14:00 has been cancelled" in email.text
     assert "call us on 020 7946 0000" in email.text
 
 
 def test_it_offers_the_confirm_link_only_for_a_visit_to_come(every_email):
     for email in every_email:
         has_confirm = any(link.endswith("/confirm/") for link in email.links)
-        assert has_confirm == email.reminder.kind.startswith(("monitoring", "renewal")), email.reminder.kind
+        announces = email.reminder.kind.startswith(("monitoring", "renewal", "visit_moved"))
+        assert has_confirm == announces, email.reminder.kind
 
 
 def test_it_signs_links_that_name_the_reminder_and_nothing_else(every_email):
@@ -237,6 +242,14 @@ def test_it_sets_the_one_click_unsubscribe_headers(every_email):
         assert re.fullmatch(rf"<{re.escape(settings.SITE_URL)}/r/[^/]+/unsubscribe/>", unsubscribe)
         assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert unsubscribe.strip("<>") in email.links
+
+
+def test_message_ids_end_with_the_sites_domain(patient, implant, settings):
+    """Not ``localhost``: receiving servers score such Message-IDs as spam."""
+    settings.SITE_URL = "https://tracker.example.org/"
+    services.record_placement(patient=patient, product=implant, placed_on=D(2026, 6, 15), **INDUCTION)
+    ids = set(patient.reminders.values_list("message_id", flat=True))
+    assert ids and all(re.fullmatch(r"<reminder\.[0-9a-f]{32}@tracker\.example\.org>", id_) for id_ in ids), ids
 
 
 def test_it_gives_every_copy_the_rows_message_id(visits):
@@ -263,12 +276,13 @@ def event_of(email):
 
 def test_it_attaches_one_calendar_entry_per_visit(every_email, visits):
     first, _, renewal = visits
+    site_host = settings.SITE_URL.split("://", 1)[1].split(":", 1)[0].split("/", 1)[0]
     with_calendar = [email for email in every_email if email.calendars]
     assert len(with_calendar) == len(every_email)
     assert {email.reminder.kind for email in with_calendar} == set(Reminder.Kind.values)
     for email in with_calendar:
         calendar, event = event_of(email)
-        assert str(event["UID"]) == f"{email.reminder.visit.uuid}@localhost"
+        assert str(event["UID"]) == f"{email.reminder.visit.uuid}@{site_host}"
         assert str(event["SUMMARY"]) == "Appointment at Riverside Clinic"
         assert str(event["LOCATION"]) == "1 High Street, London"
         assert find_banned_words(str(calendar["PRODID"])) == []
@@ -306,10 +320,21 @@ def test_it_clears_the_calendar_entry_of_a_visit_that_will_not_happen(every_emai
 
 
 def test_it_numbers_later_calendar_updates_higher(visits):
-    reminder = live(visits[0], Reminder.Kind.MONITORING_3_DAYS)
-    earlier = event_of(render(reminder))[1]["SEQUENCE"]
-    later = event_of(render(reminder, now=NOW + datetime.timedelta(days=2)))[1]["SEQUENCE"]
-    assert later > earlier
+    """Booking, moving and cancelling each raise the entry's SEQUENCE; copies of one message keep it."""
+    visit = visits[0]
+    unbooked = live(visit, Reminder.Kind.MONITORING_3_DAYS)
+    sequences = [event_of(render(unbooked))[1]["SEQUENCE"]]
+    assert event_of(render(unbooked, now=NOW + datetime.timedelta(days=2)))[1]["SEQUENCE"] == sequences[0]
+    services.reschedule_visit(visit=visit, appointment_at=MONITORING_APPOINTMENT)
+    sequences.append(event_of(render(live(visit, Reminder.Kind.MONITORING_3_DAYS)))[1]["SEQUENCE"])
+    Reminder.objects.filter(visit=visit, kind=Reminder.Kind.MONITORING_3_DAYS, status="pending").update(
+        status=Reminder.Status.SENT, sent_at=NOW
+    )
+    services.reschedule_visit(visit=visit, appointment_at=MONITORING_APPOINTMENT + datetime.timedelta(hours=2))
+    sequences.append(event_of(render(live(visit, Reminder.Kind.VISIT_MOVED)))[1]["SEQUENCE"])
+    services.cancel_visit(visit=visit)
+    sequences.append(event_of(render(live(visit, Reminder.Kind.VISIT_CANCELLED)))[1]["SEQUENCE"])
+    assert sequences == sorted(set(sequences)), sequences
 
 
 def test_it_keeps_the_plain_text_unescaped_and_the_html_escaped(visits):

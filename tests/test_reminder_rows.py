@@ -77,7 +77,9 @@ def test_booking_an_appointment_moves_the_reminders_not_yet_sent(patient, implan
     assert patient.reminders.filter(visit=visit, status="cancelled").count() == 2
 
 
-def test_a_reminder_already_sent_is_not_sent_again_after_a_reschedule(patient, implant):
+def test_booking_after_a_reminder_went_out_announces_the_appointment_again(patient, implant):
+    """The outbox's uniqueness follows the appointment: a new time gets every rule's reminder again.
+    (Before, a rule sent once for the visit was never sent again, whatever the new time.)"""
     visit = place(patient, implant, D(2026, 6, 10)).visits.get(due_on=D(2026, 7, 10))
     first = visit.reminders.get(kind="monitoring_3_days")
     Reminder.objects.filter(pk=first.pk).update(status="sent", sent_at=london(D(2026, 7, 7)))
@@ -85,8 +87,10 @@ def test_a_reminder_already_sent_is_not_sent_again_after_a_reschedule(patient, i
     assert rows(patient, visit=visit) == [
         ("monitoring_3_days", london(D(2026, 7, 7)), "sent"),
         ("monitoring_1_day", london(D(2026, 7, 9)), "cancelled"),
+        ("monitoring_3_days", london(D(2026, 7, 13)), "pending"),
         ("monitoring_1_day", london(D(2026, 7, 15)), "pending"),
     ]
+    assert visit.reminders.get(status="cancelled").cancel_reason == Reminder.CancelReason.MOVED
 
 
 def test_completing_a_visit_withdraws_its_reminders(patient, implant):
@@ -167,7 +171,7 @@ def test_a_second_live_copy_of_a_reminder_is_impossible(patient, implant):
             next_attempt_at=reminder.send_at,
         )
     # Once the first is cancelled, the rule may write it again.
-    Reminder.objects.filter(pk=reminder.pk).update(status="cancelled")
+    Reminder.objects.filter(pk=reminder.pk).update(status="cancelled", cancel_reason="moved")
     Reminder.objects.create(
         uuid=row_uuid,
         message_id=message_id,

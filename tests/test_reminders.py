@@ -74,6 +74,7 @@ def test_a_reminder_due_at_night_waits_for_the_morning(patient):
 
 def test_it_keeps_to_each_clinics_own_daytime(patient):
     patient.clinic.reminder_daytime_start = datetime.time(11)
+    patient.clinic.reminder_daytime_end = datetime.time(17)
     patient.clinic.save()
     assert dispatch_due_reminders(now=london(D(2026, 6, 28), 10, 30)) == 0
     assert dispatch_due_reminders(now=london(D(2026, 6, 28), 11)) == 1

@@ -205,23 +205,29 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Each entry expires shortly before its next tick: ticks that piled up in Redis while the workers
+# were down are dropped, not run back to back, since the next tick does the same work anyway.
 CELERY_BEAT_SCHEDULE = {
     # Every minute: send the reminders that are due, retry the ones whose wait is over, return
     # rows abandoned by a dead worker, and expire the ones whose visit has passed.
     "dispatch-due-reminders": {
         "task": "patients.tasks.dispatch_due_reminders",
         "schedule": 60,
+        "options": {"expires": 55},
     },
     # Every five minutes: each clinic whose digest time has come today gets it, once.
     "send-coordinator-digests": {
         "task": "patients.tasks.send_coordinator_digests",
         "schedule": 5 * 60,
+        "options": {"expires": 5 * 60 - 10},
     },
-    # Every quarter of an hour: in each clinic whose day has turned, scheduled visits whose window
-    # closed before today become missed. Running it again on the same day changes nothing.
+    # Every quarter of an hour: in each clinic whose day has turned, visits that are over (the
+    # window closed, and any appointment booked later has passed) become missed. Running it again
+    # on the same day changes nothing.
     "mark-missed-visits": {
         "task": "patients.tasks.mark_missed_visits_everywhere",
         "schedule": 15 * 60,
+        "options": {"expires": 15 * 60 - 10},
     },
 }
 
@@ -268,7 +274,7 @@ DISPATCHER_SILENT_AFTER_MINUTES = _env_int("DISPATCHER_SILENT_AFTER_MINUTES", 10
 DIGEST_SEND_TIME = _env_time("DIGEST_SEND_TIME", "07:30")
 # Minutes after which a digest claimed by a worker that never sent it is taken over by another.
 DIGEST_CLAIM_MINUTES = _env_int("DIGEST_CLAIM_MINUTES", 30, minimum=1)
-# The address patients' links point at.
+# The address patients' links point at; its host name also ends every Message-ID and calendar UID.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
