@@ -228,11 +228,14 @@ def follow_up_sent(reminders: Iterable[Reminder], *, now: datetime.datetime) -> 
     visits = Visit.objects.filter(
         pk__in=visit_ids, status__in=[Visit.Status.CANCELLED, Visit.Status.SCHEDULED]
     ).select_related("patient__clinic")
-    changed = [visit for visit in visits if (visit.pk, visit.appointment_at) not in sent_for]
-    if not changed:
+    cancelled = [visit for visit in visits if visit.status == Visit.Status.CANCELLED]
+    moved = [
+        visit
+        for visit in visits
+        if visit.status == Visit.Status.SCHEDULED and (visit.pk, visit.appointment_at) not in sent_for
+    ]
+    if not cancelled and not moved:
         return 0
-    cancelled = [visit for visit in changed if visit.status == Visit.Status.CANCELLED]
-    moved = [visit for visit in changed if visit.status == Visit.Status.SCHEDULED]
     return write_cancellation_notices(cancelled, now=now) + write_change_notices(moved, now=now)
 
 

@@ -87,7 +87,7 @@ def dispatch(*, now: datetime.datetime) -> DispatchReport:
     recovered = return_abandoned(now=now)
     expired, failures = expire_passed(now=now)
     totals = _BatchOutcome()
-    serving = [clinic for clinic in Clinic.objects.all() if clinic.pk not in failures and _is_daytime(clinic, now)]
+    serving = _clinics_in_daytime(now, failures=failures)
     # One batch per clinic in turn, so that one clinic's backlog cannot use a whole run while
     # another's due rows wait. A run stops taking new batches after a while, well inside the
     # task's time limit: the next run, a minute later, carries on.
@@ -132,9 +132,18 @@ def dispatch(*, now: datetime.datetime) -> DispatchReport:
     return report
 
 
-def _is_daytime(clinic: Clinic, now: datetime.datetime) -> bool:
-    """Night in a clinic: its due reminders wait for the morning."""
-    return reminder_timing.is_daytime(now, daytime=outbox.clinic_daytime(clinic), zone=clinic.zone)
+def _clinics_in_daytime(now: datetime.datetime, *, failures: dict[int, str]) -> list[Clinic]:
+    """The clinics to serve now: night in a clinic means its due reminders wait for the morning. A
+    clinic whose hours cannot be worked out joins ``failures``."""
+    serving = []
+    for clinic in Clinic.objects.exclude(pk__in=failures):
+        try:
+            if reminder_timing.is_daytime(now, daytime=outbox.clinic_daytime(clinic), zone=clinic.zone):
+                serving.append(clinic)
+        except Exception as error:
+            logger.exception("Reminder hours failed for clinic %s (id %s)", clinic.name, clinic.pk)
+            failures[clinic.pk] = f"{type(error).__name__}: {error}"
+    return serving
 
 
 def _record_heartbeat(now: datetime.datetime) -> None:
