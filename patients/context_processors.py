@@ -4,11 +4,12 @@ import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from patients.access import member_clinics
-from patients.models import ClinicDispatch, PipelineHeartbeat
+from patients.models import PipelineHeartbeat
 
 
 def pipeline_health(request: HttpRequest) -> dict[str, Any]:
@@ -19,21 +20,16 @@ def pipeline_health(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
         return {}
-    last_run_at = (
-        PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER)
-        .values_list("last_run_at", flat=True)
-        .first()
-    )
-    quiet_for = datetime.timedelta(minutes=settings.DISPATCHER_SILENT_AFTER_MINUTES)
-    # A clinic whose latest dispatch met an error, among the user's own: its reminders are stuck
-    # while the others' go out, and its coordinators need to know why.
-    failing = [
-        dispatch
-        for dispatch in ClinicDispatch.objects.filter(
-            clinic__in=member_clinics(user), failed_at__isnull=False
+    # One query: the dispatcher's heartbeat, and the rows of the user's own clinics where its latest
+    # run met an error (their reminders are stuck while the others' go out).
+    beats = list(
+        PipelineHeartbeat.objects.filter(
+            Q(name=PipelineHeartbeat.DISPATCHER) | Q(clinic__in=member_clinics(user), failed_at__isnull=False)
         ).select_related("clinic")
-        if dispatch.is_failing
-    ]
+    )
+    last_run_at = next((beat.last_run_at for beat in beats if beat.name == PipelineHeartbeat.DISPATCHER), None)
+    failing = [beat for beat in beats if beat.clinic_id is not None and beat.is_failing]
+    quiet_for = datetime.timedelta(minutes=settings.DISPATCHER_SILENT_AFTER_MINUTES)
     return {
         "reminders_silent": last_run_at is None or timezone.now() - last_run_at > quiet_for,
         "reminders_last_run_at": last_run_at,

@@ -447,13 +447,12 @@ class Visit(models.Model):
 
 # Models kept in modules of their own, by area; they belong to this app like the ones above.
 from patients.call_models import FollowUpCall  # noqa: E402
-from patients.reminder_models import ClinicDispatch, DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
+from patients.reminder_models import DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
 from patients.therapy_models import TherapyGroup, TherapySession  # noqa: E402
 
 __all__ = [
     "CheckResult",
     "Clinic",
-    "ClinicDispatch",
     "DigestRun",
     "FollowUpCall",
     "Membership",

@@ -158,34 +158,33 @@ class Reminder(models.Model):
 
 
 class PipelineHeartbeat(models.Model):
-    """When a periodic job last ran, so a silent pipeline shows on every staff page."""
+    """When a periodic job last ran whole, so a silent pipeline shows on every staff page.
+
+    The dispatcher also keeps one row per clinic (``clinic`` set): when it last served that clinic
+    whole, and when and why it last failed there. An error in one clinic is that clinic's: its
+    coordinators' banner turns red with the reason while the other clinics' reminders go out.
+    """
 
     DISPATCHER = "dispatcher"
 
     name = models.CharField(max_length=60, unique=True)
-    last_run_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M}"
-
-
-class ClinicDispatch(models.Model):
-    """How the dispatcher last fared with one clinic: an error there is that clinic's, not everyone's.
-
-    The banner turns red for a clinic whose latest run failed, with the reason, while the others go on.
-    """
-
-    clinic = models.OneToOneField("patients.Clinic", on_delete=models.CASCADE, related_name="dispatch")
-    served_at = models.DateTimeField(null=True, blank=True, help_text="The last run that served the clinic whole.")
-    failed_at = models.DateTimeField(null=True, blank=True, help_text="The last run that met an error there.")
+    last_run_at = models.DateTimeField(null=True, blank=True, help_text="The last run that finished.")
+    clinic = models.OneToOneField(
+        "patients.Clinic", on_delete=models.CASCADE, null=True, blank=True, related_name="dispatch"
+    )
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="The last run that met an error here.")
     last_error = models.TextField(blank=True)
 
     def __str__(self) -> str:
-        return f"Dispatch for {self.clinic}"
+        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M}" if self.last_run_at else self.name
+
+    @classmethod
+    def dispatcher_name(cls, clinic_id: int) -> str:
+        return f"{cls.DISPATCHER}:clinic:{clinic_id}"
 
     @property
     def is_failing(self) -> bool:
-        return self.failed_at is not None and (self.served_at is None or self.failed_at >= self.served_at)
+        return self.failed_at is not None and (self.last_run_at is None or self.failed_at >= self.last_run_at)
 
 
 class DigestRun(models.Model):

@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from patients import outbox, reminder_timing
-from patients.models import Clinic, ClinicDispatch, PipelineHeartbeat, Reminder
+from patients.models import Clinic, PipelineHeartbeat, Reminder
 from patients.reminder_email import build_reminder_email
 
 logger = logging.getLogger(__name__)
@@ -152,21 +152,22 @@ def _record_heartbeat(now: datetime.datetime) -> None:
 
 def _record_clinics(*, served: list[Clinic], failures: dict[int, str], now: datetime.datetime) -> None:
     """Each clinic's latest outcome, for its coordinators' banner: served whole, or why not."""
+    name = PipelineHeartbeat.dispatcher_name
     if served:
-        ClinicDispatch.objects.bulk_create(
-            [ClinicDispatch(clinic=clinic, served_at=now) for clinic in served],
+        PipelineHeartbeat.objects.bulk_create(
+            [PipelineHeartbeat(name=name(clinic.pk), clinic=clinic, last_run_at=now) for clinic in served],
             update_conflicts=True,
-            unique_fields=["clinic"],
-            update_fields=["served_at"],
+            unique_fields=["name"],
+            update_fields=["last_run_at"],
         )
     if failures:
-        ClinicDispatch.objects.bulk_create(
+        PipelineHeartbeat.objects.bulk_create(
             [
-                ClinicDispatch(clinic_id=clinic_id, failed_at=now, last_error=error[:2000])
+                PipelineHeartbeat(name=name(clinic_id), clinic_id=clinic_id, failed_at=now, last_error=error[:2000])
                 for clinic_id, error in failures.items()
             ],
             update_conflicts=True,
-            unique_fields=["clinic"],
+            unique_fields=["name"],
             update_fields=["failed_at", "last_error"],
         )
 

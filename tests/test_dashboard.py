@@ -213,10 +213,10 @@ def test_its_query_count_does_not_grow_with_the_clinic(django_assert_max_num_que
     call_command("seed_demo", patients=50, verbosity=0)
     client = Client()
     client.login(username="coordinator", password="demo-coordinator")
-    with django_assert_max_num_queries(28):
+    with django_assert_max_num_queries(27):
         assert client.get("/").status_code == 200
     call_command("seed_demo", patients=500, verbosity=0)
-    with django_assert_max_num_queries(28):
+    with django_assert_max_num_queries(27):
         assert client.get("/").status_code == 200
 
 

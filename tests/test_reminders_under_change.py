@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from patients import reminders, services
-from patients.models import Clinic, ClinicDispatch, PipelineHeartbeat, Reminder, Visit
+from patients.models import Clinic, PipelineHeartbeat, Reminder, Visit
 from patients.reminders import RunClock, dispatch
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
 from tests.mail_backends import ScriptedBackend
@@ -371,10 +371,10 @@ def test_an_error_in_one_clinic_leaves_the_others_served(
     assert report.clinics_failed == 1
     assert len(to(patient)) == 1
     assert to(stranded) == []
-    assert PipelineHeartbeat.objects.get().last_run_at == moment
+    assert PipelineHeartbeat.objects.get(name=PipelineHeartbeat.DISPATCHER).last_run_at == moment
     assert "Broken Clinic" in caplog.text
-    assert ClinicDispatch.objects.get(clinic=broken).is_failing
-    assert not ClinicDispatch.objects.get(clinic=clinic).is_failing
+    assert PipelineHeartbeat.objects.get(clinic=broken).is_failing
+    assert not PipelineHeartbeat.objects.get(clinic=clinic).is_failing
     # The broken clinic's coordinators see a red banner saying why; the others' pages do not.
     from tests.factories import MembershipFactory, UserFactory
 
@@ -408,9 +408,10 @@ def test_the_heartbeat_records_a_run_that_finished(patient, start):
     ScriptedBackend.script.append(SoftTimeLimitExceeded())
     with pytest.raises(SoftTimeLimitExceeded):
         dispatch(now=moment)
-    assert not PipelineHeartbeat.objects.exists()
+    assert not PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER).exists()
     dispatch(now=moment + datetime.timedelta(minutes=1))
-    assert PipelineHeartbeat.objects.get().last_run_at == moment + datetime.timedelta(minutes=1)
+    beat = PipelineHeartbeat.objects.get(name=PipelineHeartbeat.DISPATCHER)
+    assert beat.last_run_at == moment + datetime.timedelta(minutes=1)
 
 
 # 5. One row cannot hold its batch.
