@@ -471,6 +471,8 @@ def test_an_unsubscribed_patients_visits_stay_on_the_phone_list_until_over(clien
     section = reminders_section(client.get("/").content.decode())
     assert patient.record_number in section
     assert "Stopped email reminders: monitoring visit due 1 Jul" in section
+    # The patient's page keeps why each reminder was withdrawn.
+    assert "The patient stopped email reminders" in client.get(patient.get_absolute_url()).content.decode()
     # Once every visit of the placement is over, the patient leaves the list.
     start.move_to(london(D(2026, 9, 2), 12))
     for visit in patient.visits.filter(status=Visit.Status.SCHEDULED):
