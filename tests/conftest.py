@@ -85,3 +85,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if postgres_only:
         config.hook.pytest_deselected(items=postgres_only)
         items[:] = [item for item in items if item not in postgres_only]
+
+
+@pytest.fixture
+def scripted_mail(settings):
+    """Django's test outbox behind a backend told when to fail (``tests.mail_backends``), and a
+    dispatcher that gives up after three attempts."""
+    from tests.mail_backends import ScriptedBackend
+
+    settings.EMAIL_BACKEND = "tests.mail_backends.ScriptedBackend"
+    settings.REMINDER_MAX_ATTEMPTS = 3
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    settings.REMINDER_LEASE_SECONDS = 300
+    ScriptedBackend.script = []
+    yield ScriptedBackend.script
+    ScriptedBackend.script = []

@@ -1,6 +1,8 @@
-"""Assertions that several page tests share."""
+"""Helpers that several tests share: page assertions, and moments in the test clinic's time."""
 
+import datetime
 import re
+import zoneinfo
 
 from django.contrib.messages import get_messages
 from django.utils.html import escape
@@ -21,3 +23,11 @@ def error_beside(response, field, form="form"):
 
 def flashed(response):
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+
+
+def london(day: datetime.date, hour: int = 10, minute: int = 0) -> datetime.datetime:
+    """``hour:minute`` on ``day`` in the test clinic's zone (10:00: when reminders go out)."""
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)

@@ -1,7 +1,6 @@
 """Reminder rows are written and withdrawn by the services, with the visits they announce."""
 
 import datetime
-import zoneinfo
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -10,15 +9,11 @@ from patients import services
 from patients.models import Reminder, Visit
 from patients.outbox import new_message_id
 from tests.factories import INDUCTION, PatientFactory
+from tests.helpers import london
 
 pytestmark = pytest.mark.django_db
 
 D = datetime.date
-LONDON = zoneinfo.ZoneInfo("Europe/London")
-
-
-def london(day, hour=10, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import datetime
 import smtplib
-import zoneinfo
 
 import pytest
 from django.core import mail
@@ -12,26 +11,11 @@ from patients import reminders, services
 from patients.models import PipelineHeartbeat, Reminder
 from patients.reminders import dispatch, dispatch_due_reminders
 from tests.factories import INDUCTION, PatientFactory
-from tests.mail_backends import ScriptedBackend
+from tests.helpers import LONDON, london
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scripted_mail")]
 
 D = datetime.date
-LONDON = zoneinfo.ZoneInfo("Europe/London")
-
-
-def london(day, hour=10, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)
-
-
-@pytest.fixture(autouse=True)
-def scripted_mail(settings):
-    settings.EMAIL_BACKEND = "tests.mail_backends.ScriptedBackend"
-    settings.REMINDER_MAX_ATTEMPTS = 3
-    settings.REMINDER_RETRY_BASE_SECONDS = 60
-    ScriptedBackend.script = []
-    yield ScriptedBackend.script
-    ScriptedBackend.script = []
 
 
 @pytest.fixture

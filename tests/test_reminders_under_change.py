@@ -5,7 +5,6 @@ Django's test outbox behind a backend that can fail or let something happen mid-
 import datetime
 import logging
 import uuid
-import zoneinfo
 
 import icalendar
 import pytest
@@ -18,27 +17,13 @@ from patients import reminders, services
 from patients.models import Clinic, PipelineHeartbeat, Reminder, Visit
 from patients.reminders import RunClock, dispatch
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
+from tests.helpers import london
 from tests.mail_backends import ScriptedBackend
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scripted_mail")]
 
 D = datetime.date
-LONDON = zoneinfo.ZoneInfo("Europe/London")
 Reason = Reminder.CancelReason
-
-
-def london(day, hour=10, minute=0):
-    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)
-
-
-@pytest.fixture(autouse=True)
-def scripted_mail(settings):
-    settings.EMAIL_BACKEND = "tests.mail_backends.ScriptedBackend"
-    settings.REMINDER_MAX_ATTEMPTS = 3
-    settings.REMINDER_LEASE_SECONDS = 300
-    ScriptedBackend.script = []
-    yield ScriptedBackend.script
-    ScriptedBackend.script = []
 
 
 @pytest.fixture
