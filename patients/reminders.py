@@ -312,7 +312,15 @@ def _send_one(
         return True
     try:
         message = build_reminder_email(reminder, now=clock())
-        message.connection = mail
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as error:
+        # A template that fails for one patient must not hold up the others.
+        logger.exception("Reminder %s could not be rendered", reminder.uuid)
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not render: {_described(error)}"))
+        return True
+    message.connection = mail
+    try:
         _send(message)
     except SoftTimeLimitExceeded:
         raise
@@ -323,14 +331,18 @@ def _send_one(
         _stamp(reminder, status=Reminder.Status.FAILED, last_error=str(error))
         outcome.failed += 1
     except Exception as error:
-        # A template that fails for one patient, a bad address, a bug: recorded on this row alone.
+        # A bad address, a backend's bug: recorded on this row alone.
         logger.exception("Reminder %s could not be sent", reminder.uuid)
-        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"{type(error).__name__}: {error}"))
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not send: {_described(error)}"))
     else:
         if _stamp(reminder, status=Reminder.Status.SENT, sent_at=clock()):
             outcome.sent += 1
             sent.append(reminder)
     return True
+
+
+def _described(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _current(claim: Reminder) -> Reminder | None:

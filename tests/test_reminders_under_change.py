@@ -415,7 +415,7 @@ def test_any_error_with_one_row_is_recorded_on_it_and_the_batch_goes_on(clinic, 
     assert sorted(statuses.values()) == [Reminder.Status.FAILED, Reminder.Status.SENT]
     failed = first.get(status=Reminder.Status.FAILED)
     assert failed.attempts == settings.REMINDER_MAX_ATTEMPTS
-    assert "RuntimeError: the backend tripped over this one" in failed.last_error
+    assert failed.last_error == "Could not send: RuntimeError: the backend tripped over this one"
     assert {patient.pk, other.pk} == set(statuses)
 
 
