@@ -4,11 +4,13 @@ A worker killed with SIGKILL, Redis gone, a template that fails for one patient:
 one real part while reminders are due, and checks what the SMTP server and the rows end with.
 """
 
+import datetime
 from collections import Counter
 
 import pytest
 
-from patients.models import Reminder
+from patients import services
+from patients.models import Reminder, Visit
 from tests.integration.conftest import (
     all_day_clinic,
     assert_each_delivered_once,
@@ -77,6 +79,69 @@ def test_a_worker_killed_mid_batch_loses_no_reminder(stack, smtp_server):
     for message in received:
         reminder = by_uuid[reminder_uuid_of(message)]
         assert (message.message_id, message.recipients) == (reminder.message_id, (reminder.patient.email,))
+
+
+def test_rows_a_killed_worker_held_are_checked_against_what_changed_before_they_go_out(stack, smtp_server):
+    """While a dead worker's rows wait for their lease, the clinic cancels visits, moves appointments
+    and patients unsubscribe: none of those rows goes out after the restart; the rest all do."""
+    server = smtp_server(delay=0.02)
+    reminders = make_due_reminders(400, clinic=all_day_clinic(), per_patient=1)
+    options = {"REMINDER_LEASE_SECONDS": str(LEASE_SECONDS), "REMINDER_BATCH_SIZE": str(BATCH_SIZE)}
+    worker = stack.worker(email_url=server.url, concurrency=CONCURRENCY, **options)
+    stack.dispatch(CONCURRENCY)
+    wait_until(
+        lambda: count_with_status(reminders, Reminder.Status.SENDING) >= 9,
+        timeout=60,
+        what="a batch in flight",
+        logs=stack.logs,
+    )
+    worker.kill()
+    held = list(
+        Reminder.objects.filter(pk__in=[r.pk for r in reminders], status=Reminder.Status.SENDING)
+        .select_related("patient", "visit")
+        .order_by("pk")
+    )
+    assert len(held) >= 9
+    # The real clock: this worker runs in processes of its own, which no frozen clock reaches.
+    cancelled, moved, unsubscribed = held[0:3], held[3:6], held[6:9]
+    for row in cancelled:
+        services.cancel_visit(visit=row.visit)
+    for row in moved:
+        visit = Visit.objects.get(pk=row.visit_id)
+        late_in_window = datetime.datetime.combine(visit.window_end, datetime.time(11), tzinfo=datetime.UTC)
+        services.reschedule_visit(visit=visit, appointment_at=late_in_window)
+    for row in unsubscribed:
+        services.withdraw_email_consent(patient=row.patient)
+    stale = {row.message_id for row in cancelled + moved + unsubscribed}
+    received_before = server.handler.count()
+    server.handler.delay = 0
+
+    stack.worker(email_url=server.url, concurrency=CONCURRENCY, **options)
+    others = [r for r in reminders if r.message_id not in stale]
+    wait_until(
+        lambda: (
+            count_with_status(others, Reminder.Status.SENT) == len(others)
+            and count_with_status(reminders, Reminder.Status.SENDING) == 0
+        ),
+        timeout=LEASE_SECONDS + 75,
+        what="every row still true is sent after the restart and the lease expiry",
+        logs=stack.logs,
+        every=stack.pump(every=1),
+        interval=0.5,
+    )
+    after = [m.message_id for m in server.handler.snapshot()]
+    sent_again = [message_id for message_id in after[received_before:] if message_id in stale]
+    assert sent_again == [], "a row held by the dead worker went out after its plan changed"
+    reasons = dict(
+        Reminder.objects.filter(message_id__in=stale, status=Reminder.Status.CANCELLED).values_list(
+            "message_id", "cancel_reason"
+        )
+    )
+    assert reasons == {
+        **{row.message_id: Reminder.CancelReason.VISIT_CANCELLED for row in cancelled},
+        **{row.message_id: Reminder.CancelReason.MOVED for row in moved},
+        **{row.message_id: Reminder.CancelReason.CONSENT_WITHDRAWN for row in unsubscribed},
+    }
 
 
 def test_the_web_app_answers_while_redis_is_down_and_beat_catches_up_after(
