@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import schedule, worklists
+from patients import formats, schedule, worklists
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS, LIVER_TEST_DAYS
 from patients.selectors import schedule_rules
@@ -133,7 +133,7 @@ def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[Portion, Porti
             Row(
                 patient=placement.patient,
                 clinic=clinic,
-                summary=f"Coverage ended {placement.ends_on:%-d %b %Y}",
+                summary=f"Coverage ended {formats.day(placement.ends_on)}",
                 number=(today - placement.ends_on).days,
                 latest_call=_call_text(placement),
                 actions=(
