@@ -2,7 +2,8 @@
 after seeing its plan, record a visit's findings, log a group session, watch the dashboard follow,
 and print the wallet card.
 
-The live server runs on the real clock, so every date is counted from the clinic's today. The one
+The live server runs on the tests' clock (the real one, or the day TEST_TODAY pins), so every date
+is counted from the clinic's today and every date in a text is written by patients.formats. The one
 placement is dated 28 days ago: its first monitoring visit is then due between today and three days
 from now (months are 28 to 31 days long), so its window is open and it is on "Visits this week".
 """
