@@ -2,6 +2,7 @@
 # PostgreSQL, `make lint` checks, `make fmt` formats. The logic lives in scripts/.
 #   make run PORT=8001 REDIS_PORT=6380     other ports (defaults 8000 and 6379)
 #   make test ARGS="-k schedule -x"        arguments for pytest
+#   make test TEST_TODAY=2028-03-05        the day the SQLite run pins the clock to (default 2028-11-05)
 #   make test DATABASE_URL=postgres://...  your PostgreSQL for the second run
 #   make benchmark PATIENTS=2000           page and dispatcher figures at size (default 10,000)
 
@@ -23,7 +24,7 @@ run: venv
 	scripts/run.sh
 
 test: venv
-	scripts/test.sh $(ARGS)
+	TEST_TODAY="$(TEST_TODAY)" scripts/test.sh $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from patients import formats
+
 
 class FollowUpCall(models.Model):
     class Outcome(models.TextChoices):
@@ -49,4 +51,4 @@ class FollowUpCall(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_outcome_display()} on {self.called_at:%d %b %Y}"
+        return f"{self.get_outcome_display()} on {formats.day(self.called_at)}"

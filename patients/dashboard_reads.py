@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import schedule, worklists
+from patients import formats, schedule, worklists
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.patient_summary import ATTENDANCE_DAYS, ATTENDANCE_RECENT_DAYS, LIVER_TEST_DAYS
 from patients.selectors import schedule_rules
@@ -87,12 +87,12 @@ def _latest_call(patient_ref: str = "patient") -> dict[str, Subquery]:
     }
 
 
-def _call_text(row: object) -> str:
+def _call_text(row: object, clinic: Clinic) -> str:
     outcome = getattr(row, "call_outcome", None)
     if not outcome:
         return "Not called yet"
     called_at = getattr(row, "call_at")  # noqa: B009 - set by the subquery annotation
-    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at):%-d %b})"
+    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at, clinic.zone):%-d %b})"
     try_again_on = getattr(row, "call_try_again_on", None)
     return f"{text}, try again {try_again_on:%-d %b}" if try_again_on else text
 
@@ -133,9 +133,9 @@ def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[Portion, Porti
             Row(
                 patient=placement.patient,
                 clinic=clinic,
-                summary=f"Coverage ended {placement.ends_on:%-d %b %Y}",
+                summary=f"Coverage ended {formats.day(placement.ends_on)}",
                 number=(today - placement.ends_on).days,
-                latest_call=_call_text(placement),
+                latest_call=_call_text(placement, clinic),
                 actions=(
                     Action("Record placement", "placement_create", (placement.patient.uuid,)),
                     Action("Log call", "follow_up_call_create", (placement.patient.uuid,)),
@@ -232,7 +232,7 @@ def missed_rows(portion: tuple[list[Visit], int], clinic: Clinic) -> Portion:
             patient=visit.patient,
             clinic=clinic,
             summary=f"Missed {visit.get_kind_display().lower()} visit due {visit.due_on:%-d %b}",
-            latest_call=_call_text(visit),
+            latest_call=_call_text(visit, clinic),
             actions=(Action("Log call", "follow_up_call_create", (visit.patient.uuid,), query=f"visit={visit.uuid}"),),
         )
         for visit in visits

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from patients import worklists
+from patients import formats, worklists
 from patients.emails import build_email
 from patients.models import Clinic, DigestRun, Membership, Reminder, Visit
 from patients.schedule import CoverageState
@@ -77,7 +77,7 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
         _section(
             "Re-induction required",
             [
-                f"{_patient(row.patient)}: no cover since {row.coverage_ended_on:%d %b %Y}"
+                f"{_patient(row.patient)}: no cover since {formats.day(row.coverage_ended_on)}"
                 for row in lapsed
                 if row.state is CoverageState.REINDUCTION_REQUIRED
             ],

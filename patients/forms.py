@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
+from patients import formats
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Product, Visit
 from patients.selectors import schedule_rules
 from patients.services import PATIENT_DETAILS, VISIT_FINDINGS
@@ -292,7 +293,7 @@ class PlacementForm(ServiceModelForm):
                 "Early renewal",
                 HTML(
                     '<p class="text-body-secondary">The renewal window opens on '
-                    f"{early_until:%d %b %Y}. To renew earlier, give the clinical reason.</p>"
+                    f"{formats.day(early_until)}. To renew earlier, give the clinical reason.</p>"
                 ),
                 "early_renewal_reason",
             )

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from patients import formats
 from patients.querysets import PlacementQuerySet, VisitQuerySet
 from patients.schedule import last_protected_day
 
@@ -299,7 +300,7 @@ class Placement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product.name} on {self.placed_on:%d %b %Y}"
+        return f"{self.product.name} on {formats.day(self.placed_on)}"
 
     @property
     def coverage_ends_on(self) -> datetime.date:
@@ -442,7 +443,7 @@ class Visit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} visit due {self.due_on:%d %b %Y}"
+        return f"{self.get_kind_display()} visit due {formats.day(self.due_on)}"
 
 
 # Models kept in modules of their own, by area; they belong to this app like the ones above.

@@ -20,7 +20,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from patients import schedule, timeline
+from patients import formats, schedule, timeline
 from patients.models import FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.patient_summary import Attendance, Flag, LiverLimits, attendance, findings_summary, safety_flags
 from patients.querysets import PlacementQuerySet
@@ -304,8 +304,7 @@ def _timeline(
             timeline.Event(
                 day=(day := _visit_day(visit, zone)),
                 status=visit.status,
-                label=f"{visit.get_kind_display()} visit, {visit.get_status_display().lower()}: "
-                f"{timeline.long_date(day)}",
+                label=f"{visit.get_kind_display()} visit, {visit.get_status_display().lower()}: {formats.day(day)}",
             )
             for visit in visits
         ],
@@ -314,7 +313,7 @@ def _timeline(
                 day=session.held_on,
                 status=session.status,
                 label=f"{session.get_kind_display()} session, {session.get_status_display().lower()}: "
-                f"{timeline.long_date(session.held_on)}",
+                f"{formats.day(session.held_on)}",
             )
             for session in sessions
         ],

@@ -8,6 +8,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from patients import formats
 from patients.models import Patient, TherapySession, Visit
 
 # Therapy attendance counts the sessions of the last 90 days (issue 4, "low therapy attendance").
@@ -87,7 +88,7 @@ def liver_values_high(visit: Visit, limits: LiverLimits) -> bool:
 
 
 def _day(day: datetime.date | None) -> str:
-    return f"{day.day} {day:%b %Y}" if day else "an unknown day"
+    return formats.day(day) if day else "an unknown day"
 
 
 def safety_flags(

@@ -18,7 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import outbox, reminder_timing, schedule
+from patients import formats, outbox, reminder_timing, schedule
 from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Reminder, Visit
 from patients.patient_services import (
     PATIENT_DETAILS,
@@ -148,7 +148,7 @@ def record_placement(
                 raise ValidationError(
                     {
                         "covers_until_override_reason": (
-                            f"{product.name} covers until {planned_end:%d %b %Y}; "
+                            f"{product.name} covers until {formats.day(planned_end)}; "
                             "give the clinical reason for a different end date."
                         )
                     }
@@ -211,7 +211,7 @@ def _check_placement(
     previous = max(spans, key=lambda span: span.placed_on, default=None)
     if previous and placed_on <= previous.placed_on:
         errors["placed_on"] = (
-            f"The previous placement was on {previous.placed_on:%d %b %Y}; a new one must come after it."
+            f"The previous placement was on {formats.day(previous.placed_on)}; a new one must come after it."
         )
     if errors:
         raise ValidationError(errors)
@@ -230,7 +230,7 @@ def _check_placement(
         raise ValidationError(
             {
                 "early_renewal_reason": (
-                    f"The renewal window opens on {previous.renewal_opens_on:%d %b %Y}. "
+                    f"The renewal window opens on {formats.day(previous.renewal_opens_on)}. "
                     "To renew earlier, give the clinical reason."
                 )
             }
@@ -243,7 +243,7 @@ def record_removal(*, placement: Placement, removed_on: datetime.date, reason: s
         patient = locked_patient(placement.patient)
         placement = Placement.objects.select_for_update().get(pk=placement.pk)
         if placement.removed_on is not None:
-            raise ValidationError(f"This placement was already removed on {placement.removed_on:%d %b %Y}.")
+            raise ValidationError(f"This placement was already removed on {formats.day(placement.removed_on)}.")
         if removed_on < placement.placed_on:
             raise ValidationError({"removed_on": "The removal cannot come before the placement."})
         if removed_on > clinic_today(patient.clinic):
@@ -285,7 +285,7 @@ def complete_visit(
             raise ValidationError(
                 {
                     "completed_on": (
-                        f"The visit cannot come before its placement on {visit.placement.placed_on:%d %b %Y}."
+                        f"The visit cannot come before its placement on {formats.day(visit.placement.placed_on)}."
                     )
                 }
             )
@@ -328,7 +328,7 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
             raise ValidationError(
                 {
                     "appointment_at": (
-                        f"{opens} {visit.window_start:%d %b %Y} until {visit.window_end:%d %b %Y}. "
+                        f"{opens} {formats.day(visit.window_start)} until {formats.day(visit.window_end)}. "
                         "To book outside it, give the clinical reason."
                     )
                 }

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from patients import formats
+
 
 class TherapyGroup(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -76,4 +78,4 @@ class TherapySession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} session on {self.held_on:%d %b %Y}: {self.get_status_display()}"
+        return f"{self.get_kind_display()} session on {formats.day(self.held_on)}: {self.get_status_display()}"

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from patients import formats
 from patients.schedule import add_months
 
 DAY = datetime.timedelta(days=1)
@@ -104,10 +105,6 @@ class Timeline:
         return self.width - RIGHT_PADDING
 
 
-def long_date(day: datetime.date) -> str:
-    return f"{day.day} {day:%b %Y}"
-
-
 def lapses_between(
     spans: Sequence[Span], *, lapse_until: datetime.date | None
 ) -> list[tuple[datetime.date, datetime.date]]:
@@ -168,10 +165,12 @@ def build_timeline(
 
     gaps = lapses_between(spans, lapse_until=lapse_until)
     bars = [
-        box(span.placed_on, span.ends_on, f"{span.label}: {long_date(span.placed_on)} to {long_date(span.ends_on)}")
+        box(
+            span.placed_on, span.ends_on, f"{span.label}: {formats.day(span.placed_on)} to {formats.day(span.ends_on)}"
+        )
         for span in sorted(spans, key=lambda span: span.placed_on)
     ]
-    lapses = [box(first, last, f"No coverage: {long_date(first)} to {long_date(last)}") for first, last in gaps]
+    lapses = [box(first, last, f"No coverage: {formats.day(first)} to {formats.day(last)}") for first, last in gaps]
     return Timeline(
         starts_on=starts_on,
         ends_on=ends_on,
@@ -216,19 +215,21 @@ def describe(
     today: datetime.date,
 ) -> str:
     """The picture in words, for screen readers and for anyone who cannot tell the colours apart."""
-    parts = [f"From {long_date(starts_on)}; today is {long_date(today)}."]
+    parts = [f"From {formats.day(starts_on)}; today is {formats.day(today)}."]
     if spans:
         newest = max(spans, key=lambda span: span.placed_on)
         parts.append(
-            f"{len(spans)} placement{'s' if len(spans) != 1 else ''}; the newest on {long_date(newest.placed_on)}, "
-            f"protecting through {long_date(newest.ends_on)}."
+            f"{len(spans)} placement{'s' if len(spans) != 1 else ''}; the newest on {formats.day(newest.placed_on)}, "
+            f"protecting through {formats.day(newest.ends_on)}."
         )
     else:
         parts.append("No placement yet.")
     shown = [(first, last) for first, last in gaps if last >= starts_on]
     if shown:
         parts.append(
-            "Without coverage: " + "; ".join(f"{long_date(first)} to {long_date(last)}" for first, last in shown) + "."
+            "Without coverage: "
+            + "; ".join(f"{formats.day(first)} to {formats.day(last)}" for first, last in shown)
+            + "."
         )
     else:
         parts.append("No gaps in coverage.")

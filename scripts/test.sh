@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
-# `make test [ARGS=...]`: the whole pytest suite twice, on SQLite and then on PostgreSQL, with a
-# throwaway Redis (and a throwaway PostgreSQL cluster unless DATABASE_URL names one). Arguments
-# go to pytest. Fails when either run fails; a run that collects no test counts as failed.
+# `make test [ARGS=...] [TEST_TODAY=YYYY-MM-DD]`: the whole pytest suite twice, on SQLite and then on
+# PostgreSQL, with a throwaway Redis (and a throwaway PostgreSQL cluster unless DATABASE_URL names
+# one). Arguments go to pytest. Fails when either run fails; a run that collects no test counts as
+# failed.
+#
+# The SQLite run freezes the tests' clock on TEST_TODAY (tests/pinned_day.py), by default on a day
+# that catches tests which only pass on some days; the PostgreSQL run keeps the real day, so the
+# two runs together cover a hard day and whatever today is. Tests marked `services` (real workers
+# in other processes) run on the real clock in both.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+
+# 5 November 2028: a single-digit day (a format that writes 05 instead of 5 shows), in a month that
+# follows a 31-day month (month arithmetic that clamps or overflows shows), in a leap year, and the
+# day New York, the zone of the suite's second clinic, leaves daylight saving time. London, the
+# first clinic's zone, changes on the last Sunday of March and of October, so no single-digit day
+# is ever one of its changes; run `make test TEST_TODAY=2028-10-29` for that.
+DEFAULT_TEST_TODAY="2028-11-05"
+sqlite_day="${TEST_TODAY:-$DEFAULT_TEST_TODAY}"
+unset TEST_TODAY
+# pytest checks the day too; checking it here saves starting the services for nothing.
+if [ "$(date -d "$sqlite_day" +%F 2>/dev/null)" != "$sqlite_day" ]; then
+    die "TEST_TODAY=$sqlite_day is not a day written YYYY-MM-DD, for instance $DEFAULT_TEST_TODAY."
+fi
 
 # The suite runs once per database: split a DATABASE_URL given by the caller into the two runs.
 sqlite_url=""
@@ -41,20 +60,25 @@ fi
 
 export PATH="$VENV/bin:$PATH"
 
-# run_pytest LABEL DATABASE_URL [PYTEST_ARGS...]: sets $result to a line for the summary; false when
-# that run failed.
+# run_pytest LABEL DATABASE_URL DAY [PYTEST_ARGS...]: DAY is a TEST_TODAY, or empty for the real day.
+# Sets $result to a line for the summary; false when that run failed.
 run_pytest() {
-    local label="$1" url="$2" rc=0
-    say "pytest on $label${url:+ ($url)}"
-    if [ -n "$url" ]; then
-        DATABASE_URL="$url" pytest "${@:3}" || rc=$?
+    local label="$1" url="$2" day="$3" rc=0 on
+    if [ -n "$day" ]; then
+        on="on $day (TEST_TODAY: the clock stands at noon London time)"
     else
-        pytest "${@:3}" || rc=$?
+        on="on the real day ($(TZ=Europe/London date +%F) in London)"
+    fi
+    say "pytest on $label${url:+ ($url)}, $on"
+    if [ -n "$url" ]; then
+        DATABASE_URL="$url" TEST_TODAY="$day" pytest "${@:4}" || rc=$?
+    else
+        TEST_TODAY="$day" pytest "${@:4}" || rc=$?
     fi
     case "$rc" in
-        0) result="$label: passed" ;;
-        5) result="$label: FAILED: pytest collected no tests (exit 5)" ;;
-        *) result="$label: FAILED (pytest exit $rc)" ;;
+        0) result="$label, $on: passed" ;;
+        5) result="$label, $on: FAILED: pytest collected no tests (exit 5)" ;;
+        *) result="$label, $on: FAILED (pytest exit $rc)" ;;
     esac
     say "$result"
     [ "$rc" -eq 0 ]
@@ -62,11 +86,11 @@ run_pytest() {
 
 status=0
 results=()
-run_pytest "SQLite" "$sqlite_url" "$@" || status=1
+run_pytest "SQLite" "$sqlite_url" "$sqlite_day" "$@" || status=1
 results+=("$result")
 if [ -n "$postgres_url" ]; then
     # A fresh test database: a --reuse-db one left by an older schema must not hide a migration bug.
-    run_pytest "PostgreSQL" "$postgres_url" --create-db "$@" || status=1
+    run_pytest "PostgreSQL" "$postgres_url" "" --create-db "$@" || status=1
     results+=("$result")
 else
     results+=("PostgreSQL: NOT RUN (no PostgreSQL)")

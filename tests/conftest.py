@@ -1,10 +1,26 @@
-"""The fixed cast every test draws on: two clinics, their coordinators, a clinician and an admin."""
+"""The fixed cast every test draws on: two clinics, their coordinators, a clinician and an admin.
+
+Every test also runs on the day TEST_TODAY names, when it is set (tests/pinned_day.py).
+"""
+
+import os
 
 import pytest
 
 from patients.models import Membership
+from tests import pinned_day
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, ProductFactory, UserFactory
+from tests.pinned_day import pinned_clock  # noqa: F401
 from tests.service_fixtures import chromium_path, postgres_available, redis_url  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read once, before any test runs: a bad value stops the run here instead of testing the real day.
+    config.stash[pinned_day.day_key] = pinned_day.read_test_today(os.environ.get(pinned_day.TEST_TODAY, ""))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return pinned_day.header(config.stash[pinned_day.day_key])
 
 
 @pytest.fixture

@@ -84,6 +84,15 @@ def test_a_call_before_the_lapse_does_not_settle_it(clinic, implant, coordinator
     assert [row.patient.last_name for row in lists_for(clinic)["lapsed"].rows] == ["Call"]
 
 
+def test_it_dates_the_latest_call_on_the_clinics_calendar(clinic, implant, coordinator):
+    patient = PatientFactory(clinic=clinic, first_name="Late", last_name="Call")
+    place(patient, implant, D(2026, 3, 12))  # coverage ended 12 June
+    # Half past midnight in London on 15 June is still 14 June in UTC.
+    called_at = datetime.datetime(2026, 6, 15, 0, 30, tzinfo=LONDON)
+    services.log_follow_up_call(patient=patient, outcome="no_answer", called_by=coordinator, called_at=called_at)
+    assert lists_for(clinic)["lapsed"].rows[0].latest_call == "No answer (15 Jun)"
+
+
 def test_it_lists_re_induction_separately(clinic, implant):
     patient = PatientFactory(clinic=clinic, first_name="Long", last_name="Gap")
     place(patient, implant, D(2026, 2, 1))  # covered until 1 May

@@ -150,7 +150,7 @@ def test_it_lists_the_right_patients(cast, coordinator):
     assert section(body, "Coverage lapsed") == ["1", "  - RN-LAPSED Pat RN-LAPSED: no cover since 10 Jun (5 days)"]
     assert section(body, "Re-induction required") == [
         "1",
-        "  - RN-REINDUCT Pat RN-REINDUCT: no cover since 05 Apr 2026",
+        "  - RN-REINDUCT Pat RN-REINDUCT: no cover since 5 Apr 2026",
     ]
     unbooked = section(body, "Renewal window open, no appointment")
     assert unbooked[0] == "1"

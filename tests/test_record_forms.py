@@ -333,7 +333,7 @@ def test_it_refuses_a_placement_in_the_future(client, coordinator, patient, impl
 def test_it_refuses_a_placement_before_the_previous_one(client, coordinator, patient, placed, implant):
     client.force_login(coordinator)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant, placed_on="2026-01-20"))
-    assert "previous placement was on 01 Feb 2026" in error_beside(response, "placed_on")
+    assert "previous placement was on 1 Feb 2026" in error_beside(response, "placed_on")
     assert Placement.objects.count() == 1
 
 
@@ -524,7 +524,7 @@ def test_it_refuses_item_9_above_the_phq9_total(client, coordinator, visit):
 @pytest.mark.parametrize(
     ("completed_on", "message"),
     [
-        ("2026-01-20", "before its placement on 01 Feb 2026"),
+        ("2026-01-20", "before its placement on 1 Feb 2026"),
         ("2026-03-11", "cannot be recorded as done in the future"),
     ],
 )
@@ -560,7 +560,7 @@ def test_it_books_in_the_clinics_own_time(client, coordinator, patient, visit):
     assert response.url == patient.get_absolute_url()
     # 09:30 in London after the clocks went forward is 08:30 UTC.
     assert visit.appointment_at == datetime.datetime(2026, 4, 2, 8, 30, tzinfo=UTC)
-    assert flashed(response) == ["Booked for Thu 02 Apr 2026 at 09:30."]
+    assert flashed(response) == ["Booked for Thu 2 Apr 2026 at 09:30."]
 
 
 def test_it_shows_a_booking_in_the_clinics_time(client, coordinator, visit):

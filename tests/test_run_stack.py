@@ -4,6 +4,9 @@ The stack runs for real, as a newcomer would start it: migrate, seed_demo, then 
 Django, a Celery worker, Celery beat and Redis. It gets its own ports, a temporary SQLite file and
 temporary folders, so it neither clashes with a developer's running stack nor touches the
 checkout's var/ (the database, the secret key, mail, Redis's folder, beat's schedule).
+
+The stack's processes run on the real clock, which TEST_TODAY cannot move: the test is marked
+``services``, so it keeps the real clock too and builds its data from it.
 """
 
 import contextlib

@@ -123,7 +123,7 @@ def test_it_logs_an_individual_session(client, coordinator, patient):
         "missed",
         coordinator,
     )
-    assert flashed(response) == ["Session on 09 Mar 2026 logged: missed."]
+    assert flashed(response) == ["Session on 9 Mar 2026 logged: missed."]
 
 
 def test_it_refuses_a_session_in_the_future(client, coordinator, patient):

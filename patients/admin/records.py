@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from patients import admin_forms, services
+from patients import admin_forms, formats, services
 from patients.admin.access import member_clinic_ids, scoped_choices
 from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, ServiceFormAdmin, run_for_each
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
@@ -230,13 +230,14 @@ class VisitAdmin(RecordHistoryAdmin):
 
     @admin.display(description="Window")
     def window(self, visit: Visit) -> str:
-        return f"{visit.window_start:%d %b} to {visit.window_end:%d %b %Y}"
+        return f"{formats.day(visit.window_start)} to {formats.day(visit.window_end)}"
 
     @admin.display(description="Appointment (clinic time)", ordering="appointment_at")
     def appointment(self, visit: Visit) -> str | None:
         if visit.appointment_at is None:
             return None
-        return f"{timezone.localtime(visit.appointment_at, visit.patient.clinic.zone):%d %b %Y %H:%M}"
+        appointment_at = timezone.localtime(visit.appointment_at, visit.patient.clinic.zone)
+        return f"{formats.day(appointment_at)} {appointment_at:%H:%M}"
 
     @admin.action(description="Cancel selected visits")
     def cancel_visits(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from patients import schedule, services
+from patients import formats, schedule, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
 from patients.forms import (
     DischargeForm,
@@ -196,7 +196,7 @@ def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> 
             else:
                 messages.success(
                     request,
-                    f"Placement recorded: {patient.full_name} is covered until {placement.covers_until:%d %b %Y}. "
+                    f"Placement recorded: {patient.full_name} is covered until {formats.day(placement.covers_until)}. "
                     "Print a new wallet card.",
                 )
                 return redirect(patient)
@@ -250,7 +250,7 @@ def visit_reschedule(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> Ht
             form.add_service_error(error)
         else:
             booked = timezone.localtime(visit.appointment_at, patient.clinic.zone)
-            messages.success(request, f"Booked for {booked:%a %d %b %Y at %H:%M}.")
+            messages.success(request, f"Booked for {booked:%a} {formats.day(booked)} at {booked:%H:%M}.")
             return redirect(patient)
     context = {"visit": visit, "patient": patient, "form": form, "clinic": patient.clinic}
     return render(request, "patients/forms/visit_reschedule.html", context)

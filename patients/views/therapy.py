@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import services
+from patients import formats, services
 from patients.access import get_group_for, get_patient_for, member_clinics
 from patients.forms_therapy import (
     GroupAttendanceForm,
@@ -46,7 +46,7 @@ def session_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> Ht
             form.add_service_error(error)
         else:
             messages.success(
-                request, f"Session on {session.held_on:%d %b %Y} logged: {session.get_status_display().lower()}."
+                request, f"Session on {formats.day(session.held_on)} logged: {session.get_status_display().lower()}."
             )
             return redirect(patient)
     return render(request, "patients/therapy/session_form.html", {"patient": patient, "form": form})
@@ -152,7 +152,7 @@ def group_attendance(request: AuthenticatedRequest, group_uuid: uuid.UUID) -> Ht
             day = form.cleaned_data["held_on"]
             messages.success(
                 request,
-                f"Attendance on {day.day} {day:%b %Y} is saved for {len(sessions)} patient{pluralize(len(sessions))}.",
+                f"Attendance on {formats.day(day)} is saved for {len(sessions)} patient{pluralize(len(sessions))}.",
             )
             return redirect("patients:group_detail", group_uuid=group.uuid)
     context = {"group": group, "form": form, "held_on": held_on, "already_logged": bool(logged)}

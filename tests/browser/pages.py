@@ -1,6 +1,5 @@
 """What the browser tests do on many pages: sign in, find a dashboard list, take screenshots."""
 
-import datetime
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,11 +10,6 @@ TABLET = {"width": 768, "height": 1024}
 
 # The ``open_page`` fixture: a page in a fresh browser context, given ``new_context`` keywords.
 OpenPage = Callable[..., Page]
-
-
-def on(day: datetime.date) -> str:
-    """A date as the pages write it: 7 Mar 2026."""
-    return f"{day.day} {day:%b %Y}"
 
 
 def sign_in(page: Page, username: str, password: str) -> None:

@@ -2,7 +2,8 @@
 after seeing its plan, record a visit's findings, log a group session, watch the dashboard follow,
 and print the wallet card.
 
-The live server runs on the real clock, so every date is counted from the clinic's today. The one
+The live server runs on the tests' clock (the real one, or the day TEST_TODAY pins), so every date
+is counted from the clinic's today and every date in a text is written by patients.formats. The one
 placement is dated 28 days ago: its first monitoring visit is then due between today and three days
 from now (months are 28 to 31 days long), so its window is open and it is on "Visits this week".
 """
@@ -13,11 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from patients import services
+from patients import formats, services
 from patients.models import Patient, Placement, TherapySession, Visit
 from patients.schedule import add_months
 from patients.selectors import clinic_today
-from tests.browser.pages import OpenPage, on, save_screenshots, sign_in, worklist
+from tests.browser.pages import OpenPage, save_screenshots, sign_in, worklist
 from tests.factories import INDUCTION, MembershipFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -84,7 +85,7 @@ def test_it_walks_a_coordinator_through_the_morning(open_page: OpenPage, artifac
     page.get_by_label("Naloxone challenge").select_option(label="Negative")
     page.get_by_role("button", name="Preview").click()
     plan = page.get_by_role("region", name="What this placement will create")
-    expect(plan).to_contain_text(f"Covered until {covers_until:%a} {on(covers_until)}")
+    expect(plan).to_contain_text(f"Covered until {covers_until:%a} {formats.day(covers_until)}")
     expect(plan.get_by_role("cell", name="Monitoring", exact=True)).to_have_count(2)
     expect(plan.get_by_role("cell", name="Renewal", exact=True)).to_have_count(1)
     expect(plan.get_by_text("Renewal in 14 days")).to_be_visible()
@@ -92,8 +93,8 @@ def test_it_walks_a_coordinator_through_the_morning(open_page: OpenPage, artifac
     too_wide = save_screenshots(page, artifacts_dir, "placement-preview")
     assert not Placement.objects.filter(patient__record_number="RC-1042").exists(), "the preview saved"
     page.get_by_role("button", name="Record placement").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Nora Quinn is covered until {covers_until:%d %b %Y}")
-    expect(page.get_by_text(f"placed on {on(placed_on)}")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text(f"Nora Quinn is covered until {formats.day(covers_until)}")
+    expect(page.get_by_text(f"placed on {formats.day(placed_on)}")).to_be_visible()
 
     # The dashboard now lists her first monitoring visit, and her therapy as not yet attended.
     open_dashboard(page)
@@ -106,7 +107,9 @@ def test_it_walks_a_coordinator_through_the_morning(open_page: OpenPage, artifac
     visit = Visit.objects.get(
         patient__record_number="RC-1042", kind=Visit.Kind.MONITORING, due_on__lte=today + datetime.timedelta(days=3)
     )
-    visit_row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=on(visit.due_on), exact=True))
+    visit_row = page.get_by_role("row").filter(
+        has=page.get_by_role("cell", name=formats.day(visit.due_on), exact=True)
+    )
     visit_row.get_by_role("link", name="Findings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Record what was found")
     expect(page.get_by_label("Seen on")).to_have_value(today.isoformat())
@@ -140,9 +143,9 @@ def test_it_walks_a_coordinator_through_the_morning(open_page: OpenPage, artifac
     expect(page.get_by_label("Session held on")).to_have_value(today.isoformat())
     page.get_by_role("group", name="Attendance of Nora Quinn").get_by_label("Attended").check()
     page.get_by_role("button", name="Save attendance").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Attendance on {today:%d %b %Y} is saved for 1 patient")
+    expect(page.get_by_role("status")).to_contain_text(f"Attendance on {formats.day(today)} is saved for 1 patient")
     sessions = page.get_by_role("region", name="Recent sessions")
-    todays_session = sessions.get_by_role("row").filter(has_text=f"{today:%a} {on(today)}")
+    todays_session = sessions.get_by_role("row").filter(has_text=f"{today:%a} {formats.day(today)}")
     expect(todays_session.get_by_role("cell", name="1", exact=True)).to_have_count(2)  # attended, and logged
     assert TherapySession.objects.get().status == TherapySession.Status.ATTENDED
 
@@ -161,8 +164,8 @@ def test_it_walks_a_coordinator_through_the_morning(open_page: OpenPage, artifac
     page.get_by_role("link", name="Wallet card").click()
     front = page.get_by_role("region", name="Front of the card")
     expect(front).to_contain_text("Nora Quinn")
-    expect(front.get_by_role("row", name="Implant placed")).to_contain_text(on(placed_on))
-    expect(front.get_by_role("row", name="Protection runs out")).to_contain_text(on(covers_until))
+    expect(front.get_by_role("row", name="Implant placed")).to_contain_text(formats.day(placed_on))
+    expect(front.get_by_role("row", name="Protection runs out")).to_contain_text(formats.day(covers_until))
     expect(front).to_contain_text("020 7946 0000")
     back = page.get_by_role("region", name="Back of the card")
     expect(back).to_contain_text("Opioid pain relief")

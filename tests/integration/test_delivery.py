@@ -3,6 +3,9 @@
 Each test starts its own SMTP server and Celery processes against the test database and the
 tests' Redis, makes reminders due a minute ago in a clinic whose daytime is the whole day, and
 waits (bounded) for what arrives at the SMTP server and what the rows say.
+
+Marked ``services``: the workers run in other processes on the real clock, and so do these
+tests, whatever TEST_TODAY says.
 """
 
 import re

@@ -2,6 +2,9 @@
 
 A worker killed with SIGKILL, Redis gone, a template that fails for one patient: each test breaks
 one real part while reminders are due, and checks what the SMTP server and the rows end with.
+
+Marked ``services``: the workers run in other processes on the real clock, and so do these
+tests, whatever TEST_TODAY says.
 """
 
 import datetime
