@@ -92,9 +92,9 @@ def _call_text(row: object, clinic: Clinic) -> str:
     if not outcome:
         return "Not called yet"
     called_at = getattr(row, "call_at")  # noqa: B009 - set by the subquery annotation
-    text = f"{FollowUpCall.Outcome(outcome).label} ({timezone.localtime(called_at, clinic.zone):%-d %b})"
+    text = f"{FollowUpCall.Outcome(outcome).label} ({formats.short_day(timezone.localtime(called_at, clinic.zone))})"
     try_again_on = getattr(row, "call_try_again_on", None)
-    return f"{text}, try again {try_again_on:%-d %b}" if try_again_on else text
+    return f"{text}, try again {formats.short_day(try_again_on)}" if try_again_on else text
 
 
 def _awaiting_call(rows: QuerySet[Any], *, since_field: str, clinic: Clinic, today: datetime.date) -> QuerySet[Any]:
@@ -159,8 +159,9 @@ def _visit_rows(
 
 def _when(visit: Visit) -> str:
     if visit.appointment_at:
-        return f"booked {timezone.localtime(visit.appointment_at, visit.patient.clinic.zone):%a %-d %b %H:%M}"
-    return f"due {visit.due_on:%a %-d %b}, not booked"
+        local = timezone.localtime(visit.appointment_at, visit.patient.clinic.zone)
+        return f"booked {formats.weekday(local)} {local:%H:%M}"
+    return f"due {formats.weekday(visit.due_on)}, not booked"
 
 
 def _first_rows(rows: QuerySet[Any]) -> tuple[list[Any], int]:
@@ -203,7 +204,9 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
         "lapsed": lapsed,
         "reinduction": reinduction,
         "open_windows": visit_rows(
-            _first_rows(open_windows), lambda v: f"Window closes {v.window_end:%-d %b}; coverage ends then", book
+            _first_rows(open_windows),
+            lambda v: f"Window closes {formats.short_day(v.window_end)}; coverage ends then",
+            book,
         ),
         "renewals_due": visit_rows(_first_rows(due_soon), lambda v: f"Renewal {_when(v)}", book),
         "today": visit_rows(
@@ -231,7 +234,7 @@ def missed_rows(portion: tuple[list[Visit], int], clinic: Clinic) -> Portion:
         Row(
             patient=visit.patient,
             clinic=clinic,
-            summary=f"Missed {visit.get_kind_display().lower()} visit due {visit.due_on:%-d %b}",
+            summary=f"Missed {visit.get_kind_display().lower()} visit due {formats.short_day(visit.due_on)}",
             latest_call=_call_text(visit, clinic),
             actions=(Action("Log call", "follow_up_call_create", (visit.patient.uuid,), query=f"visit={visit.uuid}"),),
         )
@@ -259,16 +262,18 @@ def reminder_rows(clinic: Clinic, *, now: datetime.datetime) -> Portion:
 
 def stopped_email_rows(portion: tuple[list[Visit], int], clinic: Clinic) -> Portion:
     visits, count = portion
+
+    def when(visit: Visit) -> str:
+        if visit.appointment_at is None:
+            return f"due {formats.short_day(visit.due_on)}"
+        local = timezone.localtime(visit.appointment_at, clinic.zone)
+        return f"booked {formats.short_day(local)} {local:%H:%M}"
+
     return [
         Row(
             patient=visit.patient,
             clinic=clinic,
-            summary=f"Stopped email reminders: {visit.get_kind_display().lower()} visit "
-            + (
-                f"booked {timezone.localtime(visit.appointment_at, clinic.zone):%-d %b %H:%M}"
-                if visit.appointment_at
-                else f"due {visit.due_on:%-d %b}"
-            ),
+            summary=f"Stopped email reminders: {visit.get_kind_display().lower()} visit {when(visit)}",
             actions=(Action("Log call", "follow_up_call_create", (visit.patient.uuid,), query=f"visit={visit.uuid}"),),
         )
         for visit in visits

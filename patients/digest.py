@@ -68,7 +68,7 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
         _section(
             "Coverage lapsed",
             [
-                f"{_patient(row.patient)}: no cover since {row.coverage_ended_on:%d %b} "
+                f"{_patient(row.patient)}: no cover since {formats.short_day(row.coverage_ended_on)} "
                 f"({row.days_without_cover} days)"
                 for row in lapsed
                 if row.state is CoverageState.LAPSED
@@ -84,12 +84,12 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
         ),
         _section(
             "Renewal window open, no appointment",
-            [f"{_patient(visit.patient)}: window closes {visit.window_end:%a %d %b}" for visit in renewals],
+            [f"{_patient(visit.patient)}: window closes {formats.weekday(visit.window_end)}" for visit in renewals],
         ),
         _section(
             f"Missed visits (last {worklists.MISSED_VISIT_DAYS} days)",
             [
-                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} due {visit.due_on:%d %b}"
+                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} due {formats.short_day(visit.due_on)}"
                 for visit in missed
             ],
         ),
@@ -102,8 +102,8 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
                 for reminder in calls
             ]
             + [
-                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} visit due {visit.due_on:%d %b}, "
-                "stopped email reminders"
+                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} visit "
+                f"due {formats.short_day(visit.due_on)}, stopped email reminders"
                 for visit in stopped
             ],
         ),

@@ -9,10 +9,23 @@ import datetime
 
 from django.utils import dateformat
 
-# Django's date format, as the templates' |date filter spells it.
+# Django's date formats, as the templates' |date filter spells them: the day, the day in a list of
+# this season's work ("5 Apr"), and with its weekday ("Thu 5 Apr").
 DAY_FORMAT = "j M Y"
+SHORT_DAY_FORMAT = "j M"
+WEEKDAY_FORMAT = "D j M"
 
 
 def day(value: datetime.date) -> str:
     """A day as staff read it: "2 Dec 2026", without a leading zero. A datetime gives its own date part."""
     return dateformat.format(value, DAY_FORMAT)
+
+
+def short_day(value: datetime.date) -> str:
+    """A day in a worklist, where the year goes without saying: "5 Apr"."""
+    return dateformat.format(value, SHORT_DAY_FORMAT)
+
+
+def weekday(value: datetime.date) -> str:
+    """A day to plan around: "Thu 5 Apr"."""
+    return dateformat.format(value, WEEKDAY_FORMAT)

@@ -20,3 +20,8 @@ def test_it_writes_a_day_as_the_templates_do():
     day = datetime.date(2027, 1, 1)
     rendered = Template(f'{{{{ day|date:"{formats.DAY_FORMAT}" }}}}').render(Context({"day": day}))
     assert rendered == formats.day(day) == "1 Jan 2027"
+
+
+def test_it_writes_a_day_in_a_worklist_without_the_year_or_a_leading_zero():
+    assert formats.short_day(datetime.date(2028, 11, 5)) == "5 Nov"
+    assert formats.weekday(datetime.date(2028, 11, 5)) == "Sun 5 Nov"
