@@ -160,18 +160,23 @@ def write_visit_reminders(
     return Reminder.objects.bulk_create(rows)
 
 
-def write_change_notices(visits: Iterable[Visit], *, now: datetime.datetime) -> int:
-    """Tell patients who were sent another time for a visit that it has moved, at the next daytime
-    moment, before the new appointment. A second call for the same appointment writes nothing."""
+def write_change_notices(visits: Iterable[Visit], *, now: datetime.datetime, told: bool = False) -> int:
+    """Tell patients who were sent another time for a visit (or, with ``told``, may have been) that
+    it has moved, at the next daytime moment, before the new appointment. A second call for the
+    same appointment writes nothing."""
     visits = [visit for visit in visits if visit.status == Visit.Status.SCHEDULED and visit.appointment_at]
     current = {visit.pk: visit.appointment_at for visit in visits}
-    told_otherwise = {
-        visit_id
-        for visit_id, appointment_at in Reminder.objects.filter(
-            visit__in=visits, status=Reminder.Status.SENT, kind__in=ANNOUNCING_KINDS, appointment_at__isnull=False
-        ).values_list("visit_id", "appointment_at")
-        if appointment_at != current[visit_id]
-    }
+    told_otherwise = (
+        set(current)
+        if told
+        else {
+            visit_id
+            for visit_id, appointment_at in Reminder.objects.filter(
+                visit__in=visits, status=Reminder.Status.SENT, kind__in=ANNOUNCING_KINDS, appointment_at__isnull=False
+            ).values_list("visit_id", "appointment_at")
+            if appointment_at != current[visit_id]
+        }
+    )
     rows = []
     for visit in visits:
         if visit.pk not in told_otherwise:
@@ -200,33 +205,43 @@ def write_missed_visit_reminders(visits: Iterable[Visit], *, now: datetime.datet
     return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
 
 
-def write_cancellation_notices(visits: Iterable[Visit], *, now: datetime.datetime) -> int:
-    """Tell patients who were sent a reminder (with its calendar entry) that the visit is off."""
-    announced = (
-        Reminder.objects.filter(visit__in=list(visits), status=Reminder.Status.SENT, kind__in=ANNOUNCING_KINDS)
-        .values_list("visit_id", flat=True)
-        .distinct()
-    )
+def write_cancellation_notices(visits: Iterable[Visit], *, now: datetime.datetime, told: bool = False) -> int:
+    """Tell patients who were sent a reminder (with its calendar entry) that the visit is off; with
+    ``told``, every patient of ``visits`` (a reminder may have reached them). A visit already over
+    needs no notice."""
+    visits = list(visits)
+    if told:
+        candidates = [visit.pk for visit in visits]
+    else:
+        candidates = list(
+            Reminder.objects.filter(visit__in=visits, status=Reminder.Status.SENT, kind__in=ANNOUNCING_KINDS)
+            .values_list("visit_id", flat=True)
+            .distinct()
+        )
     rows = []
-    for visit in Visit.objects.filter(pk__in=announced, status=Visit.Status.CANCELLED).select_related(
+    for visit in Visit.objects.filter(pk__in=candidates, status=Visit.Status.CANCELLED).select_related(
         "patient__clinic"
     ):
         clinic = visit.patient.clinic
+        over_at = reminder_timing.visit_passes_at(
+            due_on=visit.window_end, appointment_at=visit.appointment_at, zone=clinic.zone
+        )
         send_at = reminder_timing.next_daytime(now, daytime=clinic_daytime(clinic), zone=clinic.zone)
-        rows.append(new_reminder(visit=visit, kind=Reminder.Kind.VISIT_CANCELLED, send_at=send_at, now=now))
+        if send_at < over_at:
+            rows.append(new_reminder(visit=visit, kind=Reminder.Kind.VISIT_CANCELLED, send_at=send_at, now=now))
     return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
 
 
 def follow_up_sent(reminders: Iterable[Reminder], *, now: datetime.datetime) -> int:
-    """After rows went out that were in flight while their visit changed: tell the patient what
-    changed, once. A visit cancelled meanwhile gets its cancellation notice, a moved one its notice of
-    the new time; rows still true need nothing."""
-    visit_ids = {reminder.visit_id for reminder in reminders if reminder.kind in ANNOUNCING_KINDS}
-    if not visit_ids:
+    """After rows went out (or may have: a worker died before stamping them) while their visit
+    changed: tell the patient what changed, once. A visit cancelled meanwhile gets its cancellation
+    notice, a moved one its notice of the new time; rows still true need nothing."""
+    reminders = [reminder for reminder in reminders if reminder.kind in ANNOUNCING_KINDS]
+    if not reminders:
         return 0
     sent_for = {(reminder.visit_id, reminder.appointment_at) for reminder in reminders}
     visits = Visit.objects.filter(
-        pk__in=visit_ids, status__in=[Visit.Status.CANCELLED, Visit.Status.SCHEDULED]
+        pk__in={visit_id for visit_id, _ in sent_for}, status__in=[Visit.Status.CANCELLED, Visit.Status.SCHEDULED]
     ).select_related("patient__clinic")
     cancelled = [visit for visit in visits if visit.status == Visit.Status.CANCELLED]
     moved = [
@@ -236,7 +251,7 @@ def follow_up_sent(reminders: Iterable[Reminder], *, now: datetime.datetime) -> 
     ]
     if not cancelled and not moved:
         return 0
-    return write_cancellation_notices(cancelled, now=now) + write_change_notices(moved, now=now)
+    return write_cancellation_notices(cancelled, now=now, told=True) + write_change_notices(moved, now=now, told=True)
 
 
 def raise_calendar_sequence(visits: QuerySet[Visit]) -> int:

@@ -182,10 +182,11 @@ def return_abandoned(*, now: datetime.datetime) -> int:
     abandoned = Reminder.objects.filter(status=Reminder.Status.SENDING, lease_expires_at__lt=now)
     back: list[int] = []
     used_up: list[int] = []
-    stale: dict[str, list[int]] = {}
-    for reminder in abandoned.select_related("patient", "visit"):
+    rows = list(abandoned.select_related("patient", "visit"))
+    stale: dict[int, str] = {}  # row -> why it is no longer true
+    for reminder in rows:
         if reason := outbox.why_not_send(reminder):
-            stale.setdefault(reason, []).append(reminder.pk)
+            stale[reminder.pk] = reason
         elif reminder.attempts >= settings.REMINDER_MAX_ATTEMPTS:
             used_up.append(reminder.pk)
         else:
@@ -196,8 +197,15 @@ def return_abandoned(*, now: datetime.datetime) -> int:
         status=Reminder.Status.PENDING, next_attempt_at=now, last_error=ABANDONED, **released
     )
     abandoned.filter(pk__in=used_up).update(status=Reminder.Status.FAILED, last_error=ABANDONED, **released)
-    for reason, pks in stale.items():
-        abandoned.filter(pk__in=pks).update(status=Reminder.Status.CANCELLED, cancel_reason=reason, **released)
+    for reason in set(stale.values()):
+        abandoned.filter(pk__in=[pk for pk, why in stale.items() if why == reason]).update(
+            status=Reminder.Status.CANCELLED, cancel_reason=reason, **released
+        )
+    # The dead worker may have sent these before it died: the change they missed is announced.
+    changed = {Reminder.CancelReason.VISIT_CANCELLED, Reminder.CancelReason.MOVED}
+    maybe_sent = [row for row in rows if stale.get(row.pk) in changed]
+    if maybe_sent:
+        outbox.follow_up_sent(maybe_sent, now=now)
     return returned
 
 

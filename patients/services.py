@@ -176,9 +176,8 @@ def record_placement(
         superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
             placement=placement
         )
-        outbox.withdraw_for_visits(superseded, reason=Reminder.CancelReason.VISIT_CANCELLED)
-        outbox.raise_calendar_sequence(superseded)
-        superseded.update(status=Visit.Status.CANCELLED, cancel_reason=Visit.CancelReason.SUPERSEDED)
+        # A patient who was sent one of them is told it is off, so no stale entry stays in their calendar.
+        cancel_visits(superseded, reason=Visit.CancelReason.SUPERSEDED)
         visits = Visit.objects.bulk_create(
             unsaved_visits(
                 patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement

@@ -25,7 +25,7 @@ Every email Django's locmem outbox captures is read back (mail.py beside this fi
 
 Every run is seeded, and a failure ends with the line that replays it, for instance:
 
-    PIPELINE_MODEL_SEED=1234 .venv/bin/pytest tests/test_pipeline_model.py
+    PIPELINE_MODEL_SEED=1234 .venv/bin/pytest tests/pipeline_model
 
 ``PIPELINE_MODEL_SHRINK=1`` also shrinks the failure to its shortest steps (minutes), and
 ``PIPELINE_MODEL_EXAMPLES`` / ``PIPELINE_MODEL_STEPS`` (default 25 and 30) make a longer search.
@@ -107,7 +107,8 @@ class PipelineModel(RuleBasedStateMachine):
         # Each example runs in a savepoint of the test's transaction, rolled back in teardown.
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
-        self._travel = time_machine.travel(STARTS[0], tick=False)
+        # Timestamps, not zoned datetimes: time-machine would also set the process's TZ to the zone.
+        self._travel = time_machine.travel(STARTS[0].timestamp(), tick=False)
         self._clock = self._travel.start()
         self.now = STARTS[0]
         self.horizon = STARTS[0] + HORIZON
@@ -141,7 +142,7 @@ class PipelineModel(RuleBasedStateMachine):
                 self.record_placement(number, days_ago, early_reason=False, induction=True)
 
     def _move(self, moment: datetime.datetime) -> None:
-        self._clock.move_to(moment)
+        self._clock.move_to(moment.timestamp())
         self.now = moment
 
     @property
