@@ -317,6 +317,8 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
             raise ValidationError(
                 f"This visit is {visit.get_status_display().lower()}; only scheduled or missed visits can be booked."
             )
+        if visit.patient.status == Patient.Status.DISCHARGED:
+            raise ValidationError("This patient is discharged. Readmit them before booking a visit.")
         now = timezone.now()
         if appointment_at <= now and visit.status == Visit.Status.MISSED:
             raise ValidationError({"appointment_at": "Book a missed visit again for a time still to come."})

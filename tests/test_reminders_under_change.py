@@ -119,6 +119,17 @@ def test_a_missed_visit_can_be_booked_again(patient, start):
     )
 
 
+def test_a_discharged_patients_missed_visit_is_not_booked_again(patient, start):
+    start.move_to(london(D(2026, 7, 9), 0, 15))
+    services.mark_missed_visits(today=D(2026, 7, 9), now=london(D(2026, 7, 9), 0, 15))
+    services.discharge_patient(patient=patient)
+    with pytest.raises(ValidationError, match="discharged"):
+        services.reschedule_visit(
+            visit=first_visit(patient), appointment_at=london(D(2026, 7, 14), 15), override_reason="Came back"
+        )
+    assert first_visit(patient).status == Visit.Status.MISSED
+
+
 # 2. Nothing goes out that is no longer true.
 
 CHANGES = {
