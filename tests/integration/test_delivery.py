@@ -51,7 +51,13 @@ def test_beat_worker_and_redis_deliver_due_reminders_end_to_end(stack, smtp_serv
     assert "Integration Clinic" in message["Subject"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert [part.get_filename() for part in message.iter_attachments()] == ["appointment.ics"]
-    assert PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER).exists()
+    # The heartbeat records a run that finished, so it is written after the rows are stamped.
+    wait_until(
+        lambda: PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER, last_run_at__isnull=False).exists(),
+        timeout=30,
+        what="the dispatcher's run records its heartbeat when it finishes",
+        logs=stack.logs,
+    )
 
 
 @requires_postgres
