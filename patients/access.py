@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from patients.models import Clinic, Patient, TherapyGroup, Visit
+from patients.roles import remember, viewer_role
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -28,12 +29,23 @@ def patients_for(user: User) -> QuerySet[Patient]:
 
 
 def get_patient_for(user: User, patient_uuid: uuid.UUID) -> Patient:
-    return get_object_or_404(patients_for(user).select_related("clinic", "counsellor"), uuid=patient_uuid)
+    """The patient, if the user works for their clinic; the user's role there is read alongside."""
+    patients = (
+        patients_for(user).select_related("clinic", "counsellor").annotate(viewer_role=viewer_role(user, "clinic"))
+    )
+    patient = get_object_or_404(patients, uuid=patient_uuid)
+    remember(user, patient.clinic_id, patient.viewer_role)  # type: ignore[attr-defined]
+    return patient
 
 
 def get_visit_for(user: User, visit_uuid: uuid.UUID) -> Visit:
-    visits = Visit.objects.filter(patient__clinic__in=member_clinics(user))
-    return get_object_or_404(visits.select_related("patient__clinic", "placement__product"), uuid=visit_uuid)
+    """The visit, if the user works for its patient's clinic; the user's role there is read alongside."""
+    visits = Visit.objects.filter(patient__clinic__in=member_clinics(user)).annotate(
+        viewer_role=viewer_role(user, "patient__clinic")
+    )
+    visit = get_object_or_404(visits.select_related("patient__clinic", "placement__product"), uuid=visit_uuid)
+    remember(user, visit.patient.clinic_id, visit.viewer_role)
+    return visit
 
 
 def get_group_for(user: User, group_uuid: uuid.UUID) -> TherapyGroup:

@@ -8,7 +8,7 @@ lands beside the field it names, the typed values stay on the page, and nothing 
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from patients import services
@@ -42,6 +42,10 @@ class ServiceModelForm(forms.ModelForm):
                 self.saved = self.call_service(self.cleaned_data)
         except ValidationError as error:
             self._add_service_error(error)
+        except PermissionDenied as refusal:
+            # The admin offers only what the user's role allows; a request made up all the same
+            # is answered on the form, beside the typed values.
+            self.add_error(None, str(refusal))
 
     def call_service(self, data: dict[str, Any]) -> models.Model:
         raise NotImplementedError
@@ -69,7 +73,7 @@ class PatientAddForm(ServiceModelForm):
         fields = ("clinic", *services.PATIENT_DETAILS, "email_consent")
 
     def call_service(self, data: dict[str, Any]) -> Patient:
-        return services.register_patient(**data)
+        return services.register_patient(**data, by=self.acting_user)
 
 
 class PatientChangeForm(ServiceModelForm):
@@ -78,7 +82,7 @@ class PatientChangeForm(ServiceModelForm):
         fields = (*services.PATIENT_DETAILS, "email_consent")
 
     def call_service(self, data: dict[str, Any]) -> Patient:
-        return services.update_patient(patient=self.instance, **data)
+        return services.update_patient(patient=self.instance, **data, by=self.acting_user)
 
 
 class PlacementAddForm(ServiceModelForm):
@@ -114,7 +118,7 @@ class PlacementAddForm(ServiceModelForm):
             ].help_text = "Leave empty to use the product's coverage. A different end date needs a reason."
 
     def call_service(self, data: dict[str, Any]) -> Placement:
-        return services.record_placement(**data)
+        return services.record_placement(**data, by=self.acting_user)
 
 
 class PlacementRemovalForm(ServiceModelForm):
@@ -128,7 +132,10 @@ class PlacementRemovalForm(ServiceModelForm):
         if data.get("removed_on") is None:
             raise ValidationError({"removed_on": "Enter the day the implant was removed."})
         return services.record_removal(
-            placement=self.instance, removed_on=data["removed_on"], reason=data.get("removal_reason", "")
+            placement=self.instance,
+            removed_on=data["removed_on"],
+            reason=data.get("removal_reason", ""),
+            by=self.acting_user,
         )
 
 
@@ -158,6 +165,7 @@ class VisitChangeForm(ServiceModelForm):
                 visit=visit,
                 appointment_at=data["appointment_at"],
                 override_reason=data.get("appointment_override_reason", ""),
+                by=self.acting_user,
             )
         outcome = [name for name in ("completed_on", "seen_by", *services.VISIT_FINDINGS) if name in self.changed_data]
         if data.get("completed_on"):
@@ -166,6 +174,7 @@ class VisitChangeForm(ServiceModelForm):
                 visit=visit,
                 completed_on=data["completed_on"],
                 seen_by=data.get("seen_by") or self.acting_user,
+                by=self.acting_user,
                 **findings,
             )
         elif outcome:
@@ -181,7 +190,7 @@ class TherapySessionAddForm(ServiceModelForm):
         fields = ("patient", "held_on", "status", "counsellor", "note")
 
     def call_service(self, data: dict[str, Any]) -> TherapySession:
-        return services.log_therapy_session(**data)
+        return services.log_therapy_session(**data, by=self.acting_user)
 
 
 class TherapyGroupForm(forms.ModelForm):

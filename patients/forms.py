@@ -364,13 +364,18 @@ class RescheduleForm(ServiceModelForm):
         fields = ("appointment_at", "appointment_override_reason")
         widgets = {"appointment_override_reason": NOTE_WIDGET}
 
-    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clinic: Clinic, may_override: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["appointment_at"] = ClinicDateTimeField(
             zone=clinic.zone,
             label="Appointment",
             help_text=f"Date and time at {clinic.name} ({clinic.time_zone}).",
         )
+        if not may_override:
+            # Booking outside the window is a clinical override (patients.roles): not offered.
+            del self.fields["appointment_override_reason"]
+            self.helper = form_helper("appointment_at")
+            return
         self.fields["appointment_override_reason"].label = "Clinical reason to book outside the window"
         self.fields["appointment_override_reason"].help_text = "Needed only when the day falls outside the window."
         self.helper = form_helper("appointment_at", "appointment_override_reason")

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from patients import outbox
 from patients.models import Clinic, FollowUpCall, Patient, Reminder, Visit
+from patients.roles import Action, require
 from patients.selectors import clinic_today
 from patients.service_base import cancel_visits, locked_patient, save_checked
 
@@ -64,7 +65,9 @@ def register_patient(
     emergency_contact_name: str = "",
     emergency_contact_phone: str = "",
     counsellor: User | None = None,
+    by: User | None = None,
 ) -> Patient:
+    require(by, Action.MANAGE_PATIENTS, clinic)
     if date_of_birth > clinic_today(clinic):
         raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
     _check_consent(email=email, email_consent=email_consent)
@@ -90,7 +93,9 @@ def register_patient(
     return patient
 
 
-def update_patient(*, patient: Patient, email_consent: bool | None = None, **details: Any) -> Patient:
+def update_patient(
+    *, patient: Patient, email_consent: bool | None = None, by: User | None = None, **details: Any
+) -> Patient:
     """Change a patient's details; consent keeps the moment it was given.
 
     Withdrawing consent cancels every reminder not yet sent; giving it, or a new address, brings
@@ -101,6 +106,7 @@ def update_patient(*, patient: Patient, email_consent: bool | None = None, **det
         raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic():
         patient = locked_patient(patient)
+        require(by, Action.MANAGE_PATIENTS, patient.clinic)
         reachable_before = (patient.email_consent, patient.email)
         for name, value in details.items():
             setattr(patient, name, value.strip() if isinstance(value, str) else value)
@@ -116,10 +122,14 @@ def update_patient(*, patient: Patient, email_consent: bool | None = None, **det
     return patient
 
 
-def withdraw_email_consent(*, patient: Patient) -> Patient:
-    """The patient's one-click unsubscribe: no more email, every unsent reminder cancelled at once."""
+def withdraw_email_consent(*, patient: Patient, by: User | None = None) -> Patient:
+    """The patient's one-click unsubscribe: no more email, every unsent reminder cancelled at once.
+
+    The patient's own link calls it without ``by``; a member of staff recording it passes ``by``.
+    """
     with transaction.atomic():
         patient = locked_patient(patient)
+        require(by, Action.MANAGE_PATIENTS, patient.clinic)
         if patient.email_consent:
             patient.email_consent = False
             patient.email_consent_at = None
@@ -141,12 +151,13 @@ def _replan_reminders(patient: Patient) -> None:
     outbox.write_visit_reminders(open_visits, now=now, future_only=True)
 
 
-def change_patient_status(*, patient: Patient, status: str) -> Patient:
+def change_patient_status(*, patient: Patient, status: str, by: User | None = None) -> Patient:
     """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
     if status == Patient.Status.DISCHARGED:
         raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
     with transaction.atomic():
         patient = locked_patient(patient)
+        require(by, Action.MANAGE_PATIENTS, patient.clinic)
         if status not in PATIENT_TRANSITIONS[patient.status]:
             raise ValidationError(
                 f"A patient who is {patient.get_status_display().lower()} cannot become "
@@ -158,10 +169,13 @@ def change_patient_status(*, patient: Patient, status: str) -> Patient:
     return patient
 
 
-def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None = None) -> Patient:
+def discharge_patient(
+    *, patient: Patient, discharged_on: datetime.date | None = None, by: User | None = None
+) -> Patient:
     """Discharge a patient and cancel every visit still scheduled for them."""
     with transaction.atomic():
         patient = locked_patient(patient)
+        require(by, Action.MANAGE_PATIENTS, patient.clinic)
         today = clinic_today(patient.clinic)
         discharged_on = discharged_on or today
         if patient.status == Patient.Status.DISCHARGED:
@@ -187,8 +201,10 @@ def log_follow_up_call(
     note: str = "",
     try_again_on: datetime.date | None = None,
     called_at: datetime.datetime | None = None,
+    by: User | None = None,
 ) -> FollowUpCall:
     """Record a phone call about a missed visit or a lapse; the worklist shows its outcome."""
+    require(by, Action.LOG_CALLS, patient.clinic)
     called_at = called_at or timezone.now()
     today = clinic_today(patient.clinic)
     if visit is not None and visit.patient_id != patient.pk:

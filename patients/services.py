@@ -31,6 +31,7 @@ from patients.patient_services import (
     withdraw_email_consent,
 )
 from patients.placement_plan import planned_coverage_end, unsaved_visits
+from patients.roles import Action, may, require
 from patients.selectors import clinic_today, coverage_spans, schedule_rules
 from patients.service_base import cancel_visits, locked_patient, save_checked
 from patients.therapy_services import (
@@ -118,14 +119,19 @@ def record_placement(
     covers_until_override_reason: str = "",
     early_renewal_reason: str = "",
     notes: str = "",
+    by: User | None = None,
 ) -> Placement:
     """Record a dose and plan its visits; a renewal closes the previous cycle.
 
     The previous placement's scheduled visits due on or after ``placed_on`` are cancelled as
-    superseded; earlier ones stay, to be completed or marked missed.
+    superseded; earlier ones stay, to be completed or marked missed. A different coverage end, an
+    early renewal and a naloxone waiver are clinical overrides.
     """
     with transaction.atomic():
         patient = locked_patient(patient)
+        require(by, Action.RECORD_PLACEMENTS, patient.clinic)
+        if naloxone_waiver_reason.strip() or early_renewal_reason.strip() or covers_until_override_reason.strip():
+            require(by, Action.CLINICAL_OVERRIDE, patient.clinic)
         rules = schedule_rules()
         _check_placement(
             patient=patient,
@@ -236,10 +242,13 @@ def _check_placement(
         )
 
 
-def record_removal(*, placement: Placement, removed_on: datetime.date, reason: str) -> Placement:
+def record_removal(
+    *, placement: Placement, removed_on: datetime.date, reason: str, by: User | None = None
+) -> Placement:
     """An implant taken out early: coverage ends that day and its later visits are cancelled."""
     with transaction.atomic():
         patient = locked_patient(placement.patient)
+        require(by, Action.RECORD_PLACEMENTS, patient.clinic)
         placement = Placement.objects.select_for_update().get(pk=placement.pk)
         if placement.removed_on is not None:
             raise ValidationError(f"This placement was already removed on {formats.day(placement.removed_on)}.")
@@ -267,6 +276,7 @@ def complete_visit(
     visit: Visit,
     completed_on: datetime.date,
     seen_by: User | None = None,
+    by: User | None = None,
     **findings: Any,
 ) -> Visit:
     """Record that a visit happened, with what was found."""
@@ -279,6 +289,7 @@ def complete_visit(
             .select_related("placement", "patient__clinic")
             .get(pk=visit.pk)
         )
+        require(by, Action.RECORD_FINDINGS, visit.patient.clinic)
         _check_visit_move(visit, Visit.Status.COMPLETED)
         if completed_on < visit.placement.placed_on:
             raise ValidationError(
@@ -302,7 +313,9 @@ def complete_visit(
     return visit
 
 
-def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, override_reason: str = "") -> Visit:
+def reschedule_visit(
+    *, visit: Visit, appointment_at: datetime.datetime, override_reason: str = "", by: User | None = None
+) -> Visit:
     """Book (or move) a visit's appointment; outside the visit's window only with a reason.
 
     A missed visit may be booked again. The reminders not yet sent for the old time are withdrawn
@@ -313,6 +326,7 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
         raise ValueError("appointment_at must be timezone-aware.")
     with transaction.atomic():
         visit = Visit.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=visit.pk)
+        require(by, Action.BOOK_VISITS, visit.patient.clinic)
         if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.MISSED):
             raise ValidationError(
                 f"This visit is {visit.get_status_display().lower()}; only scheduled or missed visits can be booked."
@@ -326,14 +340,21 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
         inside = schedule.is_inside_window(day=day, window_start=visit.window_start, window_end=visit.window_end)
         if not inside and not override_reason.strip():
             opens = "The renewal window opens" if visit.kind == Visit.Kind.RENEWAL else "This visit's window runs from"
+            who = (
+                "give the clinical reason"
+                if may(by, Action.CLINICAL_OVERRIDE, visit.patient.clinic)
+                else ("ask a clinician, who gives the clinical reason")
+            )
             raise ValidationError(
                 {
                     "appointment_at": (
                         f"{opens} {formats.day(visit.window_start)} until {formats.day(visit.window_end)}. "
-                        "To book outside it, give the clinical reason."
+                        f"To book outside it, {who}."
                     )
                 }
             )
+        if not inside:
+            require(by, Action.CLINICAL_OVERRIDE, visit.patient.clinic)
         changed = appointment_at != visit.appointment_at or visit.status != Visit.Status.SCHEDULED
         if visit.status == Visit.Status.MISSED:
             outbox.withdraw_for_visits(
@@ -361,19 +382,24 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
     return visit
 
 
-def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC) -> Visit:
+def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC, by: User | None = None) -> Visit:
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().get(pk=visit.pk)
+        visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
+        require(by, Action.BOOK_VISITS, visit.patient.clinic)
         _check_visit_move(visit, Visit.Status.CANCELLED)
         cancel_visits(Visit.objects.filter(pk=visit.pk), reason=reason)
         visit.refresh_from_db()
     return visit
 
 
-def confirm_visit(*, visit: Visit, now: datetime.datetime | None = None) -> Visit:
-    """The patient confirmed from their email; a second confirmation keeps the first time."""
+def confirm_visit(*, visit: Visit, now: datetime.datetime | None = None, by: User | None = None) -> Visit:
+    """The patient confirmed (from their email, without ``by``, or by phone to staff, with it).
+
+    A second confirmation keeps the first time.
+    """
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().get(pk=visit.pk)
+        visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
+        require(by, Action.BOOK_VISITS, visit.patient.clinic)
         if visit.status != Visit.Status.SCHEDULED:
             raise ValidationError(f"This visit is {visit.get_status_display().lower()}; there is nothing to confirm.")
         if visit.confirmed_at is None:
@@ -383,7 +409,11 @@ def confirm_visit(*, visit: Visit, now: datetime.datetime | None = None) -> Visi
 
 
 def mark_missed_visits(
-    *, today: datetime.date, clinic: Clinic | None = None, now: datetime.datetime | None = None
+    *,
+    today: datetime.date,
+    clinic: Clinic | None = None,
+    now: datetime.datetime | None = None,
+    by: User | None = None,
 ) -> int:
     """Visits that are over on ``today`` become missed; returns how many.
 
@@ -395,6 +425,10 @@ def mark_missed_visits(
     """
     now = now or timezone.now()
     marked = 0
+    if by is not None and clinic is None:
+        raise ValueError("A user marks the visits of one clinic at a time: pass clinic= with by=.")
+    if clinic is not None:
+        require(by, Action.BOOK_VISITS, clinic)
     clinics = [clinic] if clinic is not None else Clinic.objects.all()
     for each in clinics:
         with transaction.atomic():

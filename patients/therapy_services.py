@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from patients.models import Clinic, Patient, TherapyGroup, TherapySession
+from patients.roles import Action, require
 from patients.selectors import clinic_today
 from patients.service_base import save_checked
 
@@ -24,8 +25,10 @@ def log_therapy_session(
     status: str,
     counsellor: User | None = None,
     note: str = "",
+    by: User | None = None,
 ) -> TherapySession:
     """Log one individual session."""
+    require(by, Action.LOG_ATTENDANCE, patient.clinic)
     _check_session_day(clinic=patient.clinic, held_on=held_on)
     session = TherapySession(
         patient=patient,
@@ -46,8 +49,10 @@ def log_group_attendance(
     held_on: datetime.date,
     attendance: Mapping[Patient, str],
     counsellor: User | None = None,
+    by: User | None = None,
 ) -> list[TherapySession]:
     """Log a group session for its whole roster at once; logging the same day again corrects it."""
+    require(by, Action.LOG_ATTENDANCE, group.clinic)
     _check_session_day(clinic=group.clinic, held_on=held_on)
     valid = set(TherapySession.Status.values)
     wrong_clinic = [patient for patient in attendance if patient.clinic_id != group.clinic_id]
@@ -89,8 +94,11 @@ def _check_group_name(*, clinic: Clinic, name: str, group: TherapyGroup | None =
     return name
 
 
-def create_therapy_group(*, clinic: Clinic, name: str, facilitator: str = "", meets: str = "") -> TherapyGroup:
+def create_therapy_group(
+    *, clinic: Clinic, name: str, facilitator: str = "", meets: str = "", by: User | None = None
+) -> TherapyGroup:
     """A new, active group with no members yet; members are chosen on the group's page."""
+    require(by, Action.LOG_ATTENDANCE, clinic)
     with transaction.atomic():
         group = TherapyGroup(
             clinic=clinic,
@@ -103,11 +111,18 @@ def create_therapy_group(*, clinic: Clinic, name: str, facilitator: str = "", me
 
 
 def update_therapy_group(
-    *, group: TherapyGroup, name: str, facilitator: str = "", meets: str = "", is_active: bool = True
+    *,
+    group: TherapyGroup,
+    name: str,
+    facilitator: str = "",
+    meets: str = "",
+    is_active: bool = True,
+    by: User | None = None,
 ) -> TherapyGroup:
     """Change a group's details. An inactive group keeps its members and its attendance history."""
     with transaction.atomic():
         group = TherapyGroup.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        require(by, Action.LOG_ATTENDANCE, group.clinic)
         group.name = _check_group_name(clinic=group.clinic, name=name, group=group)
         group.facilitator = facilitator.strip()
         group.meets = meets.strip()
@@ -116,7 +131,7 @@ def update_therapy_group(
     return group
 
 
-def set_group_members(*, group: TherapyGroup, patients: Iterable[Patient]) -> TherapyGroup:
+def set_group_members(*, group: TherapyGroup, patients: Iterable[Patient], by: User | None = None) -> TherapyGroup:
     """Make the roster exactly ``patients``.
 
     Only the group's clinic's patients may join, and a discharged patient only stays if already a
@@ -125,6 +140,7 @@ def set_group_members(*, group: TherapyGroup, patients: Iterable[Patient]) -> Th
     patients = list(patients)
     with transaction.atomic():
         group = TherapyGroup.objects.select_for_update().select_related("clinic").get(pk=group.pk)
+        require(by, Action.LOG_ATTENDANCE, group.clinic)
         strangers = [patient for patient in patients if patient.clinic_id != group.clinic_id]
         if strangers:
             raise ValidationError({"members": f"{strangers[0].full_name} is not a patient of {group.clinic.name}."})

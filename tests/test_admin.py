@@ -108,10 +108,10 @@ def test_it_shows_a_coordinator_only_their_clinics_patients(client, coordinator,
 
 
 def test_it_offers_a_coordinator_only_their_clinics_products_and_patients(
-    client, coordinator, implant, patient, stranger, other_clinic
+    client, clinician, implant, patient, stranger, other_clinic
 ):
     ProductFactory(clinic=other_clinic, name="Hillside implant")
-    client.force_login(coordinator)
+    client.force_login(clinician)
 
     products = form_of(client.get(url("placement", "add"))).fields["product"].queryset
     found = client.get(
@@ -272,8 +272,8 @@ def placement_form(patient, product, **changes):
     return {"patient": patient.pk, "product": product.pk, "placed_on": "2026-03-09", **INDUCTION, **changes}
 
 
-def test_it_records_a_placement_and_plans_its_visits(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_records_a_placement_and_plans_its_visits(client, clinician, patient, implant):
+    client.force_login(clinician)
 
     response = client.post(url("placement", "add"), placement_form(patient, implant))
 
@@ -287,8 +287,8 @@ def test_it_records_a_placement_and_plans_its_visits(client, coordinator, patien
     ]
 
 
-def test_it_refuses_a_placement_dated_in_the_future(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_placement_dated_in_the_future(client, clinician, patient, implant):
+    client.force_login(clinician)
 
     response = client.post(url("placement", "add"), placement_form(patient, implant, placed_on="2026-03-11"))
 
@@ -297,8 +297,8 @@ def test_it_refuses_a_placement_dated_in_the_future(client, coordinator, patient
     assert not Visit.objects.exists()
 
 
-def test_it_refuses_a_first_placement_without_the_induction_checklist(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_first_placement_without_the_induction_checklist(client, clinician, patient, implant):
+    client.force_login(clinician)
 
     response = client.post(
         url("placement", "add"),
@@ -312,8 +312,8 @@ def test_it_refuses_a_first_placement_without_the_induction_checklist(client, co
     assert not Placement.objects.exists()
 
 
-def test_it_records_a_removal_through_the_service(client, coordinator, placement):
-    client.force_login(coordinator)
+def test_it_records_a_removal_through_the_service(client, clinician, placement):
+    client.force_login(clinician)
 
     refused = client.post(url("placement", "change", placement.pk), {"removed_on": "2026-03-05"})
     done = client.post(
@@ -393,9 +393,9 @@ def test_it_books_an_appointment_in_the_clinics_own_time(client, other_coordinat
     assert visit.appointment_at == datetime.datetime(2026, 3, 12, 10, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
 
 
-def test_it_refuses_a_booking_outside_the_window_without_a_reason(client, coordinator, placement):
+def test_it_refuses_a_booking_outside_the_window_without_a_reason(client, clinician, placement):
     visit = first_visit(placement)
-    client.force_login(coordinator)
+    client.force_login(clinician)
 
     response = client.post(
         url("visit", "change", visit.pk), {"appointment_at_0": "2026-03-20", "appointment_at_1": "10:00"}

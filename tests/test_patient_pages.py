@@ -40,8 +40,9 @@ def patient_in(clinic, **details):
 
 
 @pytest.fixture
-def signed_in(client, coordinator):
-    client.force_login(coordinator)
+def signed_in(client, clinician):
+    """A clinician: the role that sees every button on the page (tests/test_roles.py has the rest)."""
+    client.force_login(clinician)
     return client
 
 

@@ -109,8 +109,8 @@ def valid_post(name, clinic, implant):
 
 
 @pytest.mark.parametrize("name", ["patient_create", *ROW_PAGES])
-def test_it_shows_every_form_to_the_coordinator(client, coordinator, patient, visit, name):
-    client.force_login(coordinator)
+def test_it_shows_every_form_to_the_coordinator(client, clinician, patient, visit, name):
+    client.force_login(clinician)
     assert client.get(page_url(name, patient, visit)).status_code == 200
 
 
@@ -276,37 +276,37 @@ def test_it_refuses_a_discharge_dated_in_the_future(client, coordinator, patient
 # Recording a placement
 
 
-def test_it_asks_for_the_checklist_before_a_first_placement(client, coordinator, clinic, patient, implant):
+def test_it_asks_for_the_checklist_before_a_first_placement(client, clinician, clinic, patient, implant):
     ProductFactory(clinic=clinic, name="Retired implant", is_active=False)
-    client.force_login(coordinator)
+    client.force_login(clinician)
     response = client.get(url("placement_create", patient.uuid))
     html = response.content.decode()
     assert "Required before this placement" in html
     assert "first placement" in html
     assert 'Opioid-free days<span class="asteriskField">*</span>' in html
     assert 'value="2026-03-10"' in html  # placed on: the clinic's today
-    assert f'<option value="{coordinator.pk}" selected>' in html
+    assert f'<option value="{clinician.pk}" selected>' in html
     assert list(response.context["form"].fields["product"].queryset) == [implant]
 
 
-def test_it_asks_for_the_checklist_again_after_a_long_lapse(client, coordinator, patient, implant):
+def test_it_asks_for_the_checklist_again_after_a_long_lapse(client, clinician, patient, implant):
     services.record_placement(patient=patient, product=implant, placed_on=D(2025, 10, 1), **INDUCTION)
-    client.force_login(coordinator)
+    client.force_login(clinician)
     html = client.get(url("placement_create", patient.uuid)).content.decode()
     assert "Required before this placement" in html
     assert "re-induction" in html
 
 
-def test_it_folds_the_checklist_away_for_a_renewal_while_covered(client, coordinator, patient, placed):
-    client.force_login(coordinator)
+def test_it_folds_the_checklist_away_for_a_renewal_while_covered(client, clinician, patient, placed):
+    client.force_login(clinician)
     html = client.get(url("placement_create", patient.uuid)).content.decode()
     assert "Required before this placement" not in html
     assert re.search(r"<details[^>]*>\s*<summary>Induction checklist", html)
     assert "The renewal window opens on 17 Apr 2026" in html
 
 
-def test_it_records_a_first_placement_with_its_plan(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_records_a_first_placement_with_its_plan(client, clinician, patient, implant):
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant))
     placement = Placement.objects.get()
     assert response.status_code == 302
@@ -316,29 +316,29 @@ def test_it_records_a_first_placement_with_its_plan(client, coordinator, patient
     assert "covered until 10 Jun 2026" in flashed(response)[0]
 
 
-def test_it_records_who_placed_it(client, coordinator, patient, implant):
-    client.force_login(coordinator)
-    client.post(url("placement_create", patient.uuid), placement_data(implant, placed_by=coordinator.pk))
-    assert Placement.objects.get().placed_by == coordinator
+def test_it_records_who_placed_it(client, clinician, patient, implant):
+    client.force_login(clinician)
+    client.post(url("placement_create", patient.uuid), placement_data(implant, placed_by=clinician.pk))
+    assert Placement.objects.get().placed_by == clinician
 
 
-def test_it_refuses_a_placement_in_the_future(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_placement_in_the_future(client, clinician, patient, implant):
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant, placed_on="2026-03-11"))
     assert "cannot be dated in the future" in error_beside(response, "placed_on")
     assert 'value="LOT-42"' in response.content.decode()
     assert not Placement.objects.exists()
 
 
-def test_it_refuses_a_placement_before_the_previous_one(client, coordinator, patient, placed, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_placement_before_the_previous_one(client, clinician, patient, placed, implant):
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant, placed_on="2026-01-20"))
     assert "previous placement was on 1 Feb 2026" in error_beside(response, "placed_on")
     assert Placement.objects.count() == 1
 
 
-def test_it_refuses_a_first_placement_without_the_checklist(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_first_placement_without_the_checklist(client, clinician, patient, implant):
+    client.force_login(clinician)
     data = placement_data(implant, opioid_free_days="3", urine_screen="not_done", naloxone_challenge="not_done")
     response = client.post(url("placement_create", patient.uuid), data)
     assert "at least 7 days" in error_beside(response, "opioid_free_days")
@@ -351,23 +351,23 @@ def test_it_refuses_a_first_placement_without_the_checklist(client, coordinator,
     assert not Placement.objects.exists()
 
 
-def test_it_refuses_a_waiver_without_its_reason(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_waiver_without_its_reason(client, clinician, patient, implant):
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant, naloxone_challenge="waived"))
     assert "waived" in error_beside(response, "naloxone_waiver_reason")
     assert not Placement.objects.exists()
 
 
-def test_it_refuses_an_early_renewal_without_a_reason(client, coordinator, patient, placed, implant):
-    client.force_login(coordinator)
+def test_it_refuses_an_early_renewal_without_a_reason(client, clinician, patient, placed, implant):
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant, placed_on="2026-03-09"))
     assert "renewal window opens on 17 Apr 2026" in error_beside(response, "early_renewal_reason")
     assert Placement.objects.count() == 1
     assert patient.visits.filter(status="scheduled").count() == 3
 
 
-def test_it_refuses_a_coverage_override_without_a_reason_and_keeps_it_open(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_it_refuses_a_coverage_override_without_a_reason_and_keeps_it_open(client, clinician, patient, implant):
+    client.force_login(clinician)
     data = placement_data(implant, covers_until="2026-05-10")
     response = client.post(url("placement_create", patient.uuid), data)
     assert "give the clinical reason" in error_beside(response, "covers_until_override_reason")
@@ -376,9 +376,9 @@ def test_it_refuses_a_coverage_override_without_a_reason_and_keeps_it_open(clien
     assert not Placement.objects.exists()
 
 
-def test_it_refuses_a_placement_for_a_discharged_patient(client, coordinator, patient, implant):
+def test_it_refuses_a_placement_for_a_discharged_patient(client, clinician, patient, implant):
     services.discharge_patient(patient=patient)
-    client.force_login(coordinator)
+    client.force_login(clinician)
     response = client.post(url("placement_create", patient.uuid), placement_data(implant))
     assert "Readmit them" in error_on_top(response)
     assert not Placement.objects.exists()
@@ -408,10 +408,10 @@ def saved(patient):
 
 
 @pytest.mark.parametrize("consent", [True, False], ids=["consented", "no-consent"])
-def test_the_preview_shows_exactly_what_saving_writes(client, coordinator, clinic, implant, consent):
+def test_the_preview_shows_exactly_what_saving_writes(client, clinician, clinic, implant, consent):
     consented_at = datetime.datetime(2026, 1, 1, tzinfo=UTC) if consent else None
     patient = PatientFactory(clinic=clinic, email_consent=consent, email_consent_at=consented_at)
-    client.force_login(coordinator)
+    client.force_login(clinician)
     # Placed 5 February: the first monitoring visit (due 5 March) has passed, so its reminders expire.
     data = placement_data(implant, placed_on="2026-02-05")
 
@@ -433,8 +433,8 @@ def test_the_preview_shows_exactly_what_saving_writes(client, coordinator, clini
     assert saved(patient) == (visits, reminders)
 
 
-def test_the_preview_lists_the_visits_a_renewal_cancels(client, coordinator, patient, placed, implant):
-    client.force_login(coordinator)
+def test_the_preview_lists_the_visits_a_renewal_cancels(client, clinician, patient, placed, implant):
+    client.force_login(clinician)
     data = placement_data(implant, placed_on="2026-03-09", early_renewal_reason="Moving abroad", action="preview")
     response = client.post(url("placement_create", patient.uuid), data)
     assert [(visit.kind, visit.due_on) for visit in response.context["plan"].superseded] == [
@@ -444,8 +444,8 @@ def test_the_preview_lists_the_visits_a_renewal_cancels(client, coordinator, pat
     assert Placement.objects.count() == 1
 
 
-def test_the_preview_follows_a_coverage_override(client, coordinator, patient, implant):
-    client.force_login(coordinator)
+def test_the_preview_follows_a_coverage_override(client, clinician, patient, implant):
+    client.force_login(clinician)
     data = placement_data(
         implant, covers_until="2026-05-20", covers_until_override_reason="Short lot", action="preview"
     )
@@ -474,20 +474,20 @@ def findings(**changes):
     return data | changes
 
 
-def test_it_shows_the_visit_being_recorded(client, coordinator, visit):
-    client.force_login(coordinator)
+def test_it_shows_the_visit_being_recorded(client, clinician, visit):
+    client.force_login(clinician)
     html = client.get(url("visit_findings", visit.uuid)).content.decode()
     assert "Monitoring visit" in html
     assert "Wed 1 Apr 2026" in html
     assert "Wed 25 Mar 2026 to Wed 8 Apr 2026" in html
 
 
-def test_it_records_a_visits_findings(client, coordinator, patient, visit):
-    client.force_login(coordinator)
-    response = client.post(url("visit_findings", visit.uuid), findings(seen_by=coordinator.pk))
+def test_it_records_a_visits_findings(client, clinician, patient, visit):
+    client.force_login(clinician)
+    response = client.post(url("visit_findings", visit.uuid), findings(seen_by=clinician.pk))
     visit.refresh_from_db()
     assert response.url == patient.get_absolute_url()
-    assert (visit.status, visit.completed_on, visit.seen_by) == ("completed", D(2026, 3, 10), coordinator)
+    assert (visit.status, visit.completed_on, visit.seen_by) == ("completed", D(2026, 3, 10), clinician)
     assert (visit.phq9_total, visit.gad7_total, visit.cravings, visit.notes) == (5, 4, 2, "Doing well")
 
 
@@ -500,8 +500,8 @@ def test_a_clinician_records_findings_seen_by_themselves_by_default(client, clin
     assert (visit.status, visit.seen_by) == ("completed", clinician)
 
 
-def test_it_refuses_scores_out_of_range(client, coordinator, visit):
-    client.force_login(coordinator)
+def test_it_refuses_scores_out_of_range(client, clinician, visit):
+    client.force_login(clinician)
     response = client.post(
         url("visit_findings", visit.uuid), findings(phq9_total="30", gad7_total="25", cravings="11", notes="Typed")
     )
@@ -515,8 +515,8 @@ def test_it_refuses_scores_out_of_range(client, coordinator, visit):
     assert (visit.status, visit.phq9_total) == ("scheduled", None)
 
 
-def test_it_refuses_item_9_above_the_phq9_total(client, coordinator, visit):
-    client.force_login(coordinator)
+def test_it_refuses_item_9_above_the_phq9_total(client, clinician, visit):
+    client.force_login(clinician)
     response = client.post(url("visit_findings", visit.uuid), findings(phq9_total="2", phq9_item9="3"))
     assert "cannot be larger" in error_beside(response, "phq9_item9")
 
@@ -528,17 +528,17 @@ def test_it_refuses_item_9_above_the_phq9_total(client, coordinator, visit):
         ("2026-03-11", "cannot be recorded as done in the future"),
     ],
 )
-def test_it_refuses_a_visit_date_outside_what_is_possible(client, coordinator, visit, completed_on, message):
-    client.force_login(coordinator)
+def test_it_refuses_a_visit_date_outside_what_is_possible(client, clinician, visit, completed_on, message):
+    client.force_login(clinician)
     response = client.post(url("visit_findings", visit.uuid), findings(completed_on=completed_on))
     assert message in error_beside(response, "completed_on")
     visit.refresh_from_db()
     assert visit.status == "scheduled"
 
 
-def test_it_refuses_to_complete_a_visit_twice(client, coordinator, visit):
+def test_it_refuses_to_complete_a_visit_twice(client, clinician, visit):
     services.complete_visit(visit=visit, completed_on=D(2026, 3, 9))
-    client.force_login(coordinator)
+    client.force_login(clinician)
     response = client.post(url("visit_findings", visit.uuid), findings())
     assert "cannot become completed" in error_on_top(response)
     visit.refresh_from_db()
@@ -570,8 +570,8 @@ def test_it_shows_a_booking_in_the_clinics_time(client, coordinator, visit):
     assert 'value="2026-04-02T09:30"' in html
 
 
-def test_it_refuses_a_day_outside_the_window_without_a_reason(client, coordinator, visit):
-    client.force_login(coordinator)
+def test_it_refuses_a_day_outside_the_window_without_a_reason(client, clinician, visit):
+    client.force_login(clinician)
     response = client.post(url("visit_reschedule", visit.uuid), {"appointment_at": "2026-04-20T09:30"})
     assert "give the clinical reason" in error_beside(response, "appointment_at")
     assert 'value="2026-04-20T09:30"' in response.content.decode()
@@ -579,8 +579,8 @@ def test_it_refuses_a_day_outside_the_window_without_a_reason(client, coordinato
     assert visit.appointment_at is None
 
 
-def test_it_books_outside_the_window_with_a_reason(client, coordinator, visit):
-    client.force_login(coordinator)
+def test_it_books_outside_the_window_with_a_reason(client, clinician, visit):
+    client.force_login(clinician)
     data = {"appointment_at": "2026-04-20T09:30", "appointment_override_reason": "Away until then"}
     assert client.post(url("visit_reschedule", visit.uuid), data).status_code == 302
     visit.refresh_from_db()

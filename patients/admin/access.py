@@ -1,5 +1,9 @@
 """Who may see and change what in the admin: Membership (user, clinic, role) decides, not Django's
-model permissions."""
+model permissions.
+
+Every member of a clinic sees its rows; adding and changing a model's rows needs the role action
+its admin names (``ClinicScopedAdmin.action``, from ``patients.roles``), in the row's clinic.
+"""
 
 from typing import Any
 
@@ -9,6 +13,7 @@ from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import HttpRequest
 
+from patients import roles
 from patients.access import member_clinics
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 
@@ -30,7 +35,10 @@ def member_clinic_ids(request: HttpRequest) -> frozenset[int]:
     """The clinics the user works for, read once per request: one page asks dozens of times."""
     clinic_ids = getattr(request, _CLINIC_IDS_ATTRIBUTE, None)
     if clinic_ids is None:
-        clinic_ids = frozenset(member_clinics(request.user).values_list("pk", flat=True))
+        if request.user.is_superuser:
+            clinic_ids = frozenset(member_clinics(request.user).values_list("pk", flat=True))
+        else:  # the same Membership rows that give the user's roles: one query for both
+            clinic_ids = frozenset(roles.clinic_roles(request.user))
         setattr(request, _CLINIC_IDS_ATTRIBUTE, clinic_ids)
     return clinic_ids
 
@@ -59,10 +67,14 @@ def scoped_choices(model: type[Model], request: HttpRequest) -> QuerySet[Any]:
 class ClinicScopedAdmin(admin.ModelAdmin):
     """Access through Membership, whatever the Django model permissions say.
 
-    A superuser sees everything. Other staff see and change only the rows of the clinics they work
-    for, and are offered only those clinics' rows in forms. Deleting is refused unless an admin
-    allows it: clinical records are cancelled or discharged through the services instead.
+    A superuser sees everything. Other staff see only the rows of the clinics they work for, add
+    and change them only where their role allows ``action``, and are offered only those clinics'
+    rows in forms. Deleting is refused unless an admin allows it: clinical records are cancelled or
+    discharged through the services instead.
     """
+
+    # What adding or changing this model's rows is, in patients.roles' terms.
+    action: roles.Action = roles.Action.MANAGE_PATIENTS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         rows = super().get_queryset(request)
@@ -76,6 +88,15 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         clinic_ids = member_clinic_ids(request)
         return bool(clinic_ids) and (obj is None or clinic_of(obj).pk in clinic_ids)
 
+    def may_do(self, request: HttpRequest, obj: Model | None = None, action: roles.Action | None = None) -> bool:
+        """Whether the user's role allows ``action`` (this admin's own by default) on ``obj``.
+
+        Without ``obj``: in at least one of their clinics (an add page, a list's buttons).
+        """
+        if not self.may_access(request, obj):
+            return False
+        return roles.may(request.user, action or self.action, None if obj is None else clinic_of(obj))
+
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.may_access(request)
 
@@ -83,10 +104,10 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         return self.may_access(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return self.may_access(request)
+        return self.may_do(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self.may_access(request, obj)
+        return self.may_do(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -94,6 +115,9 @@ class ClinicScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField | None:
+        if db_field.related_model is Clinic and not request.user.is_superuser:
+            # A new row goes only to a clinic where the user's role allows it.
+            kwargs.setdefault("queryset", Clinic.objects.filter(pk__in=roles.clinics_where(request.user, self.action)))
         if isinstance(db_field.related_model, type):
             kwargs.setdefault("queryset", scoped_choices(db_field.related_model, request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -106,13 +130,20 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class ManagerAdmin(ClinicScopedAdmin):
+    """The clinic's own settings, catalogue and staff: every member looks, a manager changes."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.may_do(request, obj)
+
+
 class SuperuserManagedAdmin(ClinicScopedAdmin):
-    """Clinics and memberships: staff may look at their own; only a superuser changes them."""
+    """Clinics: staff may look at their own, a manager changes its settings; only a superuser adds
+    or removes a clinic."""
+
+    action = roles.Action.MANAGE_CLINIC
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

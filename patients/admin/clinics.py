@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
-from patients import admin_forms
-from patients.admin.access import ClinicScopedAdmin, SuperuserManagedAdmin
+from patients import admin_forms, roles
+from patients.admin.access import ClinicScopedAdmin, ManagerAdmin, SuperuserManagedAdmin
 from patients.models import Clinic, Membership, Product, TherapyGroup
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
@@ -21,7 +21,8 @@ class ClinicAdmin(SuperuserManagedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SuperuserManagedAdmin):
+class MembershipAdmin(ManagerAdmin):
+    action = roles.Action.MANAGE_MEMBERSHIPS
     list_display = ("user", "clinic", "role")
     list_select_related = ("user", "clinic")
     list_filter = ("role", ("clinic", RelatedOnly))
@@ -29,7 +30,9 @@ class MembershipAdmin(SuperuserManagedAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ClinicScopedAdmin):
+class ProductAdmin(ManagerAdmin):
+    # A product's coverage plans every future placement of it: the catalogue is a manager's.
+    action = roles.Action.MANAGE_CATALOGUE
     list_display = ("name", "clinic", "formulation", "coverage_length", "coverage_unit", "is_active")
     list_select_related = ("clinic",)
     list_filter = ("formulation", "is_active", ("clinic", RelatedOnly))
@@ -38,12 +41,12 @@ class ProductAdmin(ClinicScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
         return ("clinic",) if obj else ()  # its placements belong to that clinic's patients
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self.may_access(request, obj)  # a product in use is protected by its placements
+    # Deleting: ManagerAdmin's rule; a product in use is protected by its placements.
 
 
 @admin.register(TherapyGroup)
 class TherapyGroupAdmin(ClinicScopedAdmin):
+    action = roles.Action.LOG_ATTENDANCE
     form = admin_forms.TherapyGroupForm
     list_display = ("name", "clinic", "facilitator", "meets", "member_count", "is_active")
     list_select_related = ("clinic",)
@@ -58,7 +61,7 @@ class TherapyGroupAdmin(ClinicScopedAdmin):
         return ("clinic",) if obj else ()  # its members and sessions belong to that clinic
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self.may_access(request, obj)  # a group with sessions is protected by them
+        return self.may_do(request, obj)  # a group with sessions is protected by them
 
     @admin.display(description="Members", ordering="member_count")
     def member_count(self, group: Any) -> int:

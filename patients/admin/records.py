@@ -15,9 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from patients import admin_forms, formats, services
+from patients import admin_forms, formats, roles, services
 from patients.admin.access import member_clinic_ids, scoped_choices
-from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, ServiceFormAdmin, run_for_each
+from patients.admin.service_admin import (
+    ReadOnlyInline,
+    RecordHistoryAdmin,
+    ServiceFormAdmin,
+    acting_user,
+    run_for_each,
+)
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
 from patients.selectors import clinic_today, coverage_state
 
@@ -106,12 +112,16 @@ class PatientAdmin(RecordHistoryAdmin):
     @admin.action(description="Discharge selected patients (cancels their scheduled visits)")
     def discharge(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
         run_for_each(
-            self, request, queryset, lambda patient: services.discharge_patient(patient=patient), "Discharged"
+            self,
+            request,
+            queryset,
+            lambda patient: services.discharge_patient(patient=patient, by=acting_user(request)),
+            "Discharged",
         )
 
     def _change_status(self, request: HttpRequest, queryset: QuerySet[Patient], status: str) -> None:
         def change(patient: Patient) -> Patient:
-            return services.change_patient_status(patient=patient, status=status)
+            return services.change_patient_status(patient=patient, status=status, by=acting_user(request))
 
         run_for_each(self, request, queryset, change, f"Now {Patient.Status(status).label.lower()}")
 
@@ -130,6 +140,7 @@ class PatientAdmin(RecordHistoryAdmin):
 
 @admin.register(Placement)
 class PlacementAdmin(RecordHistoryAdmin):
+    action = roles.Action.RECORD_PLACEMENTS
     form = admin_forms.PlacementRemovalForm
     add_form = admin_forms.PlacementAddForm
     list_display = ("patient", "product", "placed_on", "covers_until", "removed_on", "patient__clinic")
@@ -188,6 +199,7 @@ class PlacementAdmin(RecordHistoryAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(RecordHistoryAdmin):
+    action = roles.Action.BOOK_VISITS
     form = admin_forms.VisitChangeForm
     list_display = ("patient", "kind", "due_on", "window", "status", "appointment", "patient__clinic")
     list_select_related = ("patient__clinic",)
@@ -219,7 +231,13 @@ class VisitAdmin(RecordHistoryAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # Only a scheduled visit can be booked; a missed one can still be recorded as done.
         booked_by_service = () if obj and obj.status == Visit.Status.SCHEDULED else self.appointment_fields
-        return (*self.schedule_fields, *booked_by_service)
+        # A coordinator books; the findings and a booking outside the window are a clinician's.
+        clinical = []
+        if not self.may_do(request, obj, roles.Action.CLINICAL_OVERRIDE):
+            clinical.append("appointment_override_reason")
+        if not self.may_do(request, obj, roles.Action.RECORD_FINDINGS):
+            clinical.extend(("completed_on", "seen_by", *services.VISIT_FINDINGS))
+        return tuple(dict.fromkeys((*self.schedule_fields, *booked_by_service, *clinical)))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # visits are planned by record_placement
@@ -241,18 +259,30 @@ class VisitAdmin(RecordHistoryAdmin):
 
     @admin.action(description="Cancel selected visits")
     def cancel_visits(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:
-        run_for_each(self, request, queryset, lambda visit: services.cancel_visit(visit=visit), "Cancelled")
+        run_for_each(
+            self,
+            request,
+            queryset,
+            lambda visit: services.cancel_visit(visit=visit, by=acting_user(request)),
+            "Cancelled",
+        )
 
     @admin.action(description="Mark overdue visits as missed (every overdue visit of these visits' clinics)")
     def mark_overdue_visits_missed(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:
         for clinic in Clinic.objects.filter(pk__in=queryset.values("patient__clinic")):
-            count = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic)
+            if not roles.may(request.user, roles.Action.BOOK_VISITS, clinic):
+                self.message_user(
+                    request, f"{clinic}: {roles.deny_message(request.user, roles.Action.BOOK_VISITS, clinic)}"
+                )
+                continue
+            count = services.mark_missed_visits(today=clinic_today(clinic), clinic=clinic, by=acting_user(request))
             visits = model_ngettext(Visit._meta, count)
             self.message_user(request, f"{clinic}: {count} overdue {visits} marked as missed.")
 
 
 @admin.register(TherapySession)
 class TherapySessionAdmin(ServiceFormAdmin):
+    action = roles.Action.LOG_ATTENDANCE
     add_form = admin_forms.TherapySessionAddForm
     list_display = ("patient", "kind", "group", "held_on", "status", "counsellor", "patient__clinic")
     list_select_related = ("patient__clinic", "group", "counsellor")

@@ -18,6 +18,15 @@ from patients.admin.access import ClinicScopedAdmin, clinic_of
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
+    from django.contrib.auth.models import User
+
+
+def acting_user(request: HttpRequest) -> "User":
+    """The signed-in member of staff an admin action writes for (``by=`` of the services)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return user
 
 
 class ServiceFormAdmin(ClinicScopedAdmin):
@@ -115,6 +124,8 @@ def run_for_each(
             service(row)
         except ValidationError as error:
             model_admin.message_user(request, f"{row}: {' '.join(error.messages)}", messages.WARNING)
+        except PermissionDenied as refusal:
+            model_admin.message_user(request, f"{row}: {refusal}", messages.WARNING)
         else:
             count += 1
     if count:

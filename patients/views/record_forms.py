@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from patients import formats, schedule, services
+from patients import formats, roles, schedule, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
 from patients.forms import (
     DischargeForm,
@@ -60,7 +60,7 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
     form = PatientForm(posted(request), clinics=clinics)
     if form.is_bound and form.is_valid():
         try:
-            patient = services.register_patient(**form.cleaned_data)
+            patient = services.register_patient(**form.cleaned_data, by=request.user)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -86,7 +86,7 @@ def patient_edit(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> Http
     form = PatientEditForm(posted(request), instance=patient, clinics=_own_clinic(patient))
     if form.is_bound and form.is_valid():
         try:
-            patient = services.update_patient(patient=patient, **form.cleaned_data)
+            patient = services.update_patient(patient=patient, **form.cleaned_data, by=request.user)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -103,13 +103,15 @@ def _change_status(request: AuthenticatedRequest, patient: Patient) -> HttpRespo
         if "discharge" in request.POST:
             if not discharge_form.is_valid():
                 return _edit_page(request, patient, discharge_form=discharge_form)
-            services.discharge_patient(patient=patient, discharged_on=discharge_form.cleaned_data["discharged_on"])
+            services.discharge_patient(
+                patient=patient, discharged_on=discharge_form.cleaned_data["discharged_on"], by=request.user
+            )
             messages.success(request, f"{patient.full_name} is discharged; their open visits are cancelled.")
         else:
             status = request.POST["status"]
             if status not in STATUS_BUTTONS:
                 return HttpResponseBadRequest("Unknown status.")
-            services.change_patient_status(patient=patient, status=status)
+            services.change_patient_status(patient=patient, status=status, by=request.user)
             messages.success(request, f"{patient.full_name} is now {Patient.Status(status).label.lower()}.")
     except ValidationError as error:
         if hasattr(error, "error_dict") and "discharged_on" in error.error_dict:
@@ -165,6 +167,7 @@ def _induction_reason(patient: Patient, state: schedule.CoverageState) -> str:
 @require_http_methods(["GET", "POST"])
 def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
+    roles.require(request.user, roles.Action.RECORD_PLACEMENTS, patient.clinic)
     today = _today(patient)
     state = coverage_state(patient, today=today)
     previous = latest_placement(patient)
@@ -190,7 +193,7 @@ def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> 
             )
         else:
             try:
-                placement = services.record_placement(patient=patient, **data)
+                placement = services.record_placement(patient=patient, **data, by=request.user)
             except ValidationError as error:
                 form.add_service_error(error)
             else:
@@ -220,11 +223,12 @@ def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> 
 def visit_findings(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> HttpResponse:
     visit = get_visit_for(request.user, visit_uuid)
     patient = visit.patient
+    roles.require(request.user, roles.Action.RECORD_FINDINGS, patient.clinic)
     initial = {} if visit.completed_on else {"completed_on": _today(patient), "seen_by": request.user.pk}
     form = VisitFindingsForm(posted(request), instance=visit, initial=initial, clinic=patient.clinic)
     if form.is_bound and form.is_valid():
         try:
-            services.complete_visit(visit=visit, **form.cleaned_data)
+            services.complete_visit(visit=visit, **form.cleaned_data, by=request.user)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -238,13 +242,16 @@ def visit_findings(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> Http
 def visit_reschedule(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> HttpResponse:
     visit = get_visit_for(request.user, visit_uuid)
     patient = visit.patient
-    form = RescheduleForm(posted(request), instance=visit, clinic=patient.clinic)
+    roles.require(request.user, roles.Action.BOOK_VISITS, patient.clinic)
+    may_override = roles.may(request.user, roles.Action.CLINICAL_OVERRIDE, patient.clinic)
+    form = RescheduleForm(posted(request), instance=visit, clinic=patient.clinic, may_override=may_override)
     if form.is_bound and form.is_valid():
         try:
             visit = services.reschedule_visit(
                 visit=visit,
                 appointment_at=form.cleaned_data["appointment_at"],
-                override_reason=form.cleaned_data["appointment_override_reason"],
+                override_reason=form.cleaned_data.get("appointment_override_reason", ""),
+                by=request.user,
             )
         except ValidationError as error:
             form.add_service_error(error)
@@ -281,7 +288,9 @@ def follow_up_call_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID
     form = FollowUpCallForm(posted(request))
     if form.is_bound and form.is_valid():
         try:
-            services.log_follow_up_call(patient=patient, visit=visit, called_by=request.user, **form.cleaned_data)
+            services.log_follow_up_call(
+                patient=patient, visit=visit, called_by=request.user, **form.cleaned_data, by=request.user
+            )
         except ValidationError as error:
             form.add_service_error(error)
         else:

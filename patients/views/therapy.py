@@ -41,7 +41,7 @@ def session_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> Ht
     )
     if form.is_bound and form.is_valid():
         try:
-            session = services.log_therapy_session(patient=patient, **form.cleaned_data)
+            session = services.log_therapy_session(patient=patient, **form.cleaned_data, by=request.user)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -76,7 +76,7 @@ def group_create(request: AuthenticatedRequest) -> HttpResponse:
     form = TherapyGroupCreateForm(posted(request), clinics=clinics)
     if form.is_bound and form.is_valid():
         try:
-            group = services.create_therapy_group(**form.cleaned_data)
+            group = services.create_therapy_group(**form.cleaned_data, by=request.user)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -95,11 +95,11 @@ def group_detail(request: AuthenticatedRequest, group_uuid: uuid.UUID) -> HttpRe
     members = TherapyGroupMembersForm(posted(request) if which == "members" else None, instance=group)
     try:
         if which == "details" and details.is_valid():
-            group = services.update_therapy_group(group=group, **details.cleaned_data)
+            group = services.update_therapy_group(group=group, **details.cleaned_data, by=request.user)
             messages.success(request, f"{group.name}'s details are saved.")
             return redirect("patients:group_detail", group_uuid=group.uuid)
         if which == "members" and members.is_valid():
-            group = services.set_group_members(group=group, patients=members.cleaned_data["members"])
+            group = services.set_group_members(group=group, patients=members.cleaned_data["members"], by=request.user)
             count = group.members.count()
             messages.success(request, f"{group.name} now has {count} member{pluralize(count)}.")
             return redirect("patients:group_detail", group_uuid=group.uuid)
@@ -144,7 +144,7 @@ def group_attendance(request: AuthenticatedRequest, group_uuid: uuid.UUID) -> Ht
     if form.is_bound and form.is_valid():
         try:
             sessions = services.log_group_attendance(
-                group=group, held_on=form.cleaned_data["held_on"], attendance=form.attendance()
+                group=group, held_on=form.cleaned_data["held_on"], attendance=form.attendance(), by=request.user
             )
         except ValidationError as error:
             form.add_service_error(error)

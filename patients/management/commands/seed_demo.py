@@ -62,6 +62,7 @@ GROUPS = (
 LOGINS = (
     ("Demo coordinator", "coordinator", "demo-coordinator", Membership.Role.COORDINATOR),
     ("Demo clinician", "clinician", "demo-clinician", Membership.Role.CLINICIAN),
+    ("Demo manager", "manager", "demo-manager", Membership.Role.MANAGER),
     ("Demo admin", "admin", "demo-admin", None),
 )
 
