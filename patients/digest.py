@@ -6,46 +6,29 @@ unique constraint on (clinic, day) lets exactly one worker win, however many run
 committed before anything is sent, so a second worker never sends too. If no email could go out the
 claim is dropped and the next run tries again; once one has gone, the day is done.
 
-This email goes to staff only, so it may name patients and clinical states.
+It goes to staff, but through mail servers outside the clinic: it carries counts and a link to the
+dashboard, never a patient's name, record number or state.
 """
 
 import datetime
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from patients import formats, worklists
+from patients import worklists
 from patients.emails import build_email
 from patients.models import Clinic, DigestRun, Membership, Reminder, Visit
 from patients.schedule import CoverageState
 
 logger = logging.getLogger(__name__)
 
-# Lines shown per list; the counts are always complete and the dashboard has the rest.
-LIST_LIMIT = 25
-
-
 @dataclass(frozen=True)
 class Section:
     title: str
     count: int
-    lines: list[str]
-
-    @property
-    def more(self) -> int:
-        return self.count - len(self.lines)
-
-
-def _section(title: str, lines: list[str]) -> Section:
-    return Section(title=title, count=len(lines), lines=lines[:LIST_LIMIT])
-
-
-def _patient(patient: Any) -> str:
-    return f"{patient.record_number} {patient.full_name}"
 
 
 def _local_midnight(day: datetime.date, clinic: Clinic) -> datetime.datetime:
@@ -53,8 +36,12 @@ def _local_midnight(day: datetime.date, clinic: Clinic) -> datetime.datetime:
 
 
 def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
-    """The digest's lists for one clinic, most urgent first, each from one query."""
-    lapsed = worklists.lapsed_patients(clinic, today=today)
+    """How many patients each of the dashboard's lists holds for one clinic, most urgent first.
+
+    Counts only: an email leaves the clinic's systems, so it names no patient and no record
+    number; the dashboard, behind a sign-in, has the names.
+    """
+    lapsed = [row.state for row in worklists.lapsed_patients(clinic, today=today)]
     renewals: QuerySet[Visit] = worklists.open_renewal_windows_without_appointment(clinic, today=today)
     missed: QuerySet[Visit] = worklists.recent_missed_visits(clinic, today=today)
     # Yesterday's failures and expiries, and today's skipped rows (known in advance: phone instead).
@@ -65,48 +52,11 @@ def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
     )
     stopped: QuerySet[Visit] = worklists.visits_to_phone_about(clinic, today=today, now=_local_midnight(today, clinic))
     return [
-        _section(
-            "Coverage lapsed",
-            [
-                f"{_patient(row.patient)}: no cover since {formats.short_day(row.coverage_ended_on)} "
-                f"({row.days_without_cover} days)"
-                for row in lapsed
-                if row.state is CoverageState.LAPSED
-            ],
-        ),
-        _section(
-            "Re-induction required",
-            [
-                f"{_patient(row.patient)}: no cover since {formats.day(row.coverage_ended_on)}"
-                for row in lapsed
-                if row.state is CoverageState.REINDUCTION_REQUIRED
-            ],
-        ),
-        _section(
-            "Renewal window open, no appointment",
-            [f"{_patient(visit.patient)}: window closes {formats.weekday(visit.window_end)}" for visit in renewals],
-        ),
-        _section(
-            f"Missed visits (last {worklists.MISSED_VISIT_DAYS} days)",
-            [
-                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} due {formats.short_day(visit.due_on)}"
-                for visit in missed
-            ],
-        ),
-        _section(
-            "Reminders that did not go out (phone instead)",
-            [
-                f"{_patient(reminder.patient)}: {reminder.get_kind_display().lower()}, "
-                f"{reminder.get_status_display().lower()}"
-                + (f" ({reminder.get_skip_reason_display()})" if reminder.skip_reason else "")
-                for reminder in calls
-            ]
-            + [
-                f"{_patient(visit.patient)}: {visit.get_kind_display().lower()} visit "
-                f"due {formats.short_day(visit.due_on)}, stopped email reminders"
-                for visit in stopped
-            ],
-        ),
+        Section("Coverage lapsed", lapsed.count(CoverageState.LAPSED)),
+        Section("Re-induction required", lapsed.count(CoverageState.REINDUCTION_REQUIRED)),
+        Section("Renewal window open, no appointment", renewals.count()),
+        Section(f"Missed visits (last {worklists.MISSED_VISIT_DAYS} days)", missed.count()),
+        Section("Reminders that did not go out (phone instead)", calls.count() + stopped.count()),
     ]
 
 
