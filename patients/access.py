@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from patients.models import Clinic, Patient, TherapyGroup, Visit
+from patients.models import Clinic, Membership, Patient, TherapyGroup, Visit
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -21,6 +21,25 @@ def member_clinics(user: User) -> QuerySet[Clinic]:
     if user.pk is None:
         return Clinic.objects.none()
     return Clinic.objects.filter(memberships__user_id=user.pk)
+
+
+# The roles that may read the audit trail: who changed and who opened a patient's records.
+HISTORY_ROLES = (Membership.Role.CLINICIAN, Membership.Role.MANAGER)
+
+
+def history_clinics(user: User) -> QuerySet[Clinic]:
+    """The clinics whose audit trail the user may read: where they are a clinician or manager."""
+    if getattr(user, "is_superuser", False):
+        return Clinic.objects.all()
+    if user.pk is None:
+        return Clinic.objects.none()
+    return Clinic.objects.filter(memberships__user_id=user.pk, memberships__role__in=HISTORY_ROLES)
+
+
+def can_see_history(user: User, clinic: Clinic) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    return history_clinics(user).filter(pk=clinic.pk).exists()
 
 
 def patients_for(user: User) -> QuerySet[Patient]:

@@ -1,4 +1,5 @@
-"""The admin for clinics, their staff, their product catalogue and their therapy groups."""
+"""The admin for clinics, their staff, their product catalogue and their therapy groups, each with
+its change history on view."""
 
 from typing import Any
 
@@ -8,20 +9,21 @@ from django.http import HttpRequest
 
 from patients import admin_forms
 from patients.admin.access import ClinicScopedAdmin, SuperuserManagedAdmin
+from patients.admin.audit_trail import ScopedHistoryAdmin
 from patients.models import Clinic, Membership, Product, TherapyGroup
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
 
 
 @admin.register(Clinic)
-class ClinicAdmin(SuperuserManagedAdmin):
+class ClinicAdmin(SuperuserManagedAdmin, ScopedHistoryAdmin):
     list_display = ("name", "time_zone", "phone", "reply_to_email")
     list_filter = ("time_zone",)
     search_fields = ("name",)
 
 
 @admin.register(Membership)
-class MembershipAdmin(SuperuserManagedAdmin):
+class MembershipAdmin(SuperuserManagedAdmin, ScopedHistoryAdmin):
     list_display = ("user", "clinic", "role")
     list_select_related = ("user", "clinic")
     list_filter = ("role", ("clinic", RelatedOnly))
@@ -29,7 +31,7 @@ class MembershipAdmin(SuperuserManagedAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ClinicScopedAdmin):
+class ProductAdmin(ClinicScopedAdmin, ScopedHistoryAdmin):
     list_display = ("name", "clinic", "formulation", "coverage_length", "coverage_unit", "is_active")
     list_select_related = ("clinic",)
     list_filter = ("formulation", "is_active", ("clinic", RelatedOnly))
@@ -43,7 +45,7 @@ class ProductAdmin(ClinicScopedAdmin):
 
 
 @admin.register(TherapyGroup)
-class TherapyGroupAdmin(ClinicScopedAdmin):
+class TherapyGroupAdmin(ClinicScopedAdmin, ScopedHistoryAdmin):
     form = admin_forms.TherapyGroupForm
     list_display = ("name", "clinic", "facilitator", "meets", "member_count", "is_active")
     list_select_related = ("clinic",)

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from patients import admin_forms, formats, services
 from patients.admin.access import member_clinic_ids, scoped_choices
-from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, ServiceFormAdmin, run_for_each
+from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, run_for_each
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
 from patients.selectors import clinic_today, coverage_state
 
@@ -252,7 +252,7 @@ class VisitAdmin(RecordHistoryAdmin):
 
 
 @admin.register(TherapySession)
-class TherapySessionAdmin(ServiceFormAdmin):
+class TherapySessionAdmin(RecordHistoryAdmin):
     add_form = admin_forms.TherapySessionAddForm
     list_display = ("patient", "kind", "group", "held_on", "status", "counsellor", "patient__clinic")
     list_select_related = ("patient__clinic", "group", "counsellor")

@@ -4,7 +4,9 @@ The clinic, its catalogue, therapy groups and three logins are made once with ``
 Patients come from ``patients.demo`` and are only ever added: a rerun with the same N changes
 nothing, a larger N adds the missing ones in the same mix, a smaller one says so and deletes nothing.
 Each batch of patients is written in bulk in one transaction of its own, so an interrupted run
-leaves whole patients behind and the next run carries on from there.
+leaves whole patients behind and the next run carries on from there. Each patient, placement, visit
+and session gets the "created" history row a service's save would have left (``patients.audit``);
+group rosters are written without one, so a group's history starts at its first change.
 """
 
 import itertools
