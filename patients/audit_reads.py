@@ -49,8 +49,9 @@ TRACKED: tuple[tuple[type[Model], str, Callable[[Any], str]], ...] = (
     (TherapySession, "patient_id", _session_name),
     (FollowUpCall, "patient_id", _call_name),
 )
-# Fields not worth a line: identifiers, and the patient every row of the page belongs to.
-HIDDEN_FIELDS = frozenset({"id", "uuid", "patient", "created_at"})
+# Fields not worth a line: identifiers, the patient every row of the page belongs to, and the
+# calendar file's counter, which moves with every change the page already tells.
+HIDDEN_FIELDS = frozenset({"id", "uuid", "patient", "created_at", "calendar_sequence"})
 
 
 def _user_name(user: Any) -> str:
