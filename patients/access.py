@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from patients import roles
 from patients.models import Clinic, Patient, TherapyGroup, Visit
 from patients.roles import remember, viewer_role
 
@@ -22,6 +23,18 @@ def member_clinics(user: User) -> QuerySet[Clinic]:
     if user.pk is None:
         return Clinic.objects.none()
     return Clinic.objects.filter(memberships__user_id=user.pk)
+
+
+# The roles that may read the audit trail: who changed and who opened a patient's records.
+
+
+def history_clinics(user: User) -> QuerySet[Clinic]:
+    """The clinics whose audit trail the user may read (``patients.roles.Action.SEE_HISTORY``)."""
+    return Clinic.objects.filter(pk__in=roles.clinics_where(user, roles.Action.SEE_HISTORY))
+
+
+def can_see_history(user: User, clinic: Clinic) -> bool:
+    return roles.may(user, roles.Action.SEE_HISTORY, clinic)
 
 
 def patients_for(user: User) -> QuerySet[Patient]:

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from patients import formats
 
@@ -33,6 +34,8 @@ class FollowUpCall(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     note = models.TextField(blank=True)
     try_again_on = models.DateField(null=True, blank=True, help_text="The worklist hides the patient until this day.")
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-called_at"]

@@ -25,6 +25,7 @@ from patients.schedule import CoverageState
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Section:
     title: str

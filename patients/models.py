@@ -45,6 +45,8 @@ class Clinic(models.Model):
     reminder_daytime_start = models.TimeField(null=True, blank=True)
     reminder_daytime_end = models.TimeField(null=True, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -83,6 +85,8 @@ class Membership(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.COORDINATOR)
 
+    history = HistoricalRecords()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic"),
@@ -117,6 +121,8 @@ class Product(models.Model):
         default=default_renewal_lead_days, help_text="Days before coverage ends from which the renewal may be booked."
     )
     is_active = models.BooleanField(default=True, help_text="Inactive products stay on old placements only.")
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["clinic", "name"]
@@ -447,6 +453,7 @@ class Visit(models.Model):
 
 
 # Models kept in modules of their own, by area; they belong to this app like the ones above.
+from patients.audit_models import RecordAccess  # noqa: E402
 from patients.call_models import FollowUpCall  # noqa: E402
 from patients.reminder_models import DigestRun, PipelineHeartbeat, Reminder  # noqa: E402
 from patients.therapy_models import TherapyGroup, TherapySession  # noqa: E402
@@ -462,6 +469,7 @@ __all__ = [
     "PipelineHeartbeat",
     "Placement",
     "Product",
+    "RecordAccess",
     "Reminder",
     "TherapyGroup",
     "TherapySession",

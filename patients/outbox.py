@@ -16,6 +16,7 @@ worker held while the plan changed).
 import datetime
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F, QuerySet
@@ -254,9 +255,10 @@ def follow_up_sent(reminders: Iterable[Reminder], *, now: datetime.datetime) -> 
     return write_cancellation_notices(cancelled, now=now, told=True) + write_change_notices(moved, now=now, told=True)
 
 
-def raise_calendar_sequence(visits: QuerySet[Visit]) -> int:
-    """What the visit's calendar entry says has changed: the next file for it must win."""
-    return visits.update(calendar_sequence=F("calendar_sequence") + 1)
+def calendar_entry_changed() -> dict[str, Any]:
+    """The change to add to a bulk update of visits whose calendar entry now says something else
+    (a cancellation, a missed visit): the next file for each must win."""
+    return {"calendar_sequence": F("calendar_sequence") + 1}
 
 
 def withdraw(reminders: QuerySet[Reminder], *, reason: str) -> int:

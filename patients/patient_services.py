@@ -185,7 +185,7 @@ def discharge_patient(
         patient.status = Patient.Status.DISCHARGED
         patient.discharged_on = discharged_on
         patient.save(update_fields=["status", "discharged_on"])
-        cancel_visits(patient.visits.all(), reason=Visit.CancelReason.DISCHARGED)
+        cancel_visits(patient.visits.all(), reason=Visit.CancelReason.DISCHARGED, by=by)
         outbox.withdraw(
             patient.reminders.exclude(kind=Reminder.Kind.VISIT_CANCELLED), reason=Reminder.CancelReason.DISCHARGED
         )

@@ -1,12 +1,13 @@
 """What several services need: a model's own checks before saving, the patient row lock, and
-cancelling visits together with their reminders."""
+cancelling visits together with their reminders (and their history rows, ``patients.audit``)."""
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from patients import outbox
+from patients import audit, outbox
 from patients.models import Patient, Reminder, Visit
 
 
@@ -21,12 +22,20 @@ def locked_patient(patient: Patient) -> Patient:
     return Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
 
 
-def cancel_visits(visits: QuerySet[Visit], *, reason: str) -> int:
-    """Cancel visits, withdraw their unsent reminders, and tell patients who had been reminded."""
+def cancel_visits(visits: QuerySet[Visit], *, reason: str, by: AbstractBaseUser | None = None) -> int:
+    """Cancel visits, withdraw their unsent reminders, and tell patients who had been reminded.
+
+    ``by`` is who cancels them, for their history (the request's user when not given).
+    """
     cancelled = list(visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
     outbox.withdraw_for_visits(cancelled, reason=Reminder.CancelReason.VISIT_CANCELLED)
-    changed = Visit.objects.filter(pk__in=[visit.pk for visit in cancelled])
-    count = changed.update(status=Visit.Status.CANCELLED, cancel_reason=reason)
-    outbox.raise_calendar_sequence(changed)
+    count = audit.update_with_history(
+        Visit.objects.filter(pk__in=[visit.pk for visit in cancelled]),
+        user=by,
+        reason=dict(Visit.CancelReason.choices).get(reason, reason),
+        status=Visit.Status.CANCELLED,
+        cancel_reason=reason,
+        **outbox.calendar_entry_changed(),
+    )
     outbox.write_cancellation_notices(cancelled, now=timezone.now())
     return count

@@ -7,7 +7,9 @@ seeder records many placements inside one transaction of its own.
 
 Placements and visits are written here; the person's records in ``patient_services`` and therapy in
 ``therapy_services``, both re-exported so that every write is ``patients.services.<verb>``. Reminder
-rows change in the same transaction as the visits they announce (``patients.outbox``).
+rows change in the same transaction as the visits they announce (``patients.outbox``). A save
+leaves its history row by itself; a bulk write goes through ``patients.audit`` so that it leaves one
+too, for each row it changes.
 """
 
 import datetime
@@ -18,7 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import formats, outbox, reminder_timing, schedule
+from patients import audit, formats, outbox, reminder_timing, schedule
 from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Reminder, Visit
 from patients.patient_services import (
     PATIENT_DETAILS,
@@ -183,11 +185,13 @@ def record_placement(
             placement=placement
         )
         # A patient who was sent one of them is told it is off, so no stale entry stays in their calendar.
-        cancel_visits(superseded, reason=Visit.CancelReason.SUPERSEDED)
-        visits = Visit.objects.bulk_create(
+        cancel_visits(superseded, reason=Visit.CancelReason.SUPERSEDED, by=by)
+        visits = audit.create_with_history(
+            Visit,
             unsaved_visits(
                 patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
-            )
+            ),
+            user=by,
         )
         outbox.write_visit_reminders(visits, now=timezone.now())
     return placement
@@ -264,6 +268,7 @@ def record_removal(
         cancel_visits(
             placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on),
             reason=Visit.CancelReason.REMOVED,
+            by=by,
         )
     return placement
 
@@ -387,7 +392,7 @@ def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC, by: U
         visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
         require(by, Action.BOOK_VISITS, visit.patient.clinic)
         _check_visit_move(visit, Visit.Status.CANCELLED)
-        cancel_visits(Visit.objects.filter(pk=visit.pk), reason=reason)
+        cancel_visits(Visit.objects.filter(pk=visit.pk), reason=reason, by=by)
         visit.refresh_from_db()
     return visit
 
@@ -435,9 +440,13 @@ def mark_missed_visits(
             day_starts_at = reminder_timing.local_moment(today, datetime.time(0), each.zone)
             over = Visit.objects.overdue(today, day_starts_at=day_starts_at).filter(patient__clinic=each)
             visits = list(over.select_for_update(of=("self",)).select_related("patient__clinic"))
-            changed = Visit.objects.filter(pk__in=[visit.pk for visit in visits])
-            marked += changed.update(status=Visit.Status.MISSED)
-            outbox.raise_calendar_sequence(changed)
+            marked += audit.update_with_history(
+                Visit.objects.filter(pk__in=[visit.pk for visit in visits]),
+                user=by,
+                reason="Its window closed with no visit recorded",
+                status=Visit.Status.MISSED,
+                **outbox.calendar_entry_changed(),
+            )
             outbox.withdraw_for_visits(
                 visits, kinds=outbox.ANNOUNCING_KINDS, reason=Reminder.CancelReason.VISIT_MISSED
             )

@@ -10,7 +10,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from patients import digest, reminders, services
+from patients import audit_retention, digest, reminders, services
 from patients.models import Clinic
 from patients.selectors import clinic_today
 
@@ -50,3 +50,9 @@ def mark_missed_visits_everywhere() -> int:
             logger.info("Marked %d visits missed at %s", marked, clinic.name)
         total += marked
     return total
+
+
+@shared_task
+def prune_audit_trail() -> int:
+    """Beat runs this daily: audit rows older than AUDIT_RETENTION_DAYS go; a rerun finds none."""
+    return sum(audit_retention.prune_audit_trail(now=timezone.now()).values())

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from patients import formats
 
@@ -20,6 +21,9 @@ class TherapyGroup(models.Model):
     meets = models.CharField(max_length=120, blank=True, help_text="When the group meets, e.g. Tuesdays 18:00.")
     members = models.ManyToManyField("patients.Patient", blank=True, related_name="therapy_groups")
     is_active = models.BooleanField(default=True)
+
+    # The roster is kept with each version of the group: who joined and who left, and when.
+    history = HistoricalRecords(m2m_fields=[members])
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +56,8 @@ class TherapySession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-held_on"]

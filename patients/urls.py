@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from patients.views import dashboard, patient_pages, record_forms, reports, therapy
+from patients.views import dashboard, history, patient_pages, record_forms, reports, therapy
 
 app_name = "patients"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/new/", record_forms.patient_create, name="patient_create"),
     path("patients/<uuid:patient_uuid>/", patient_pages.patient_detail, name="patient_detail"),
     path("patients/<uuid:patient_uuid>/edit/", record_forms.patient_edit, name="patient_edit"),
+    path("patients/<uuid:patient_uuid>/history/", history.patient_history, name="patient_history"),
     path("patients/<uuid:patient_uuid>/wallet-card/", patient_pages.wallet_card, name="wallet_card"),
     path("patients/<uuid:patient_uuid>/wallet-card.pdf", patient_pages.wallet_card_pdf, name="wallet_card_pdf"),
     path("patients/<uuid:patient_uuid>/placements/new/", record_forms.placement_create, name="placement_create"),

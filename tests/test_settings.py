@@ -56,6 +56,7 @@ def test_production_starts_with_debug_off_when_configured():
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV must be one of development, production, not 'staging'"),
         ({"MONITORING_WINDOW_DAYS": "a week"}, "MONITORING_WINDOW_DAYS must be a whole number, not 'a week'"),
         ({"MONITORING_INTERVAL_MONTHS": "0"}, "MONITORING_INTERVAL_MONTHS must be at least 1, not 0"),
+        ({"AUDIT_RETENTION_DAYS": "0"}, "AUDIT_RETENTION_DAYS must be at least 1, not 0"),
     ],
 )
 def test_it_stops_loudly_on_a_bad_value(env, message):

@@ -229,6 +229,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60,
         "options": {"expires": 15 * 60 - 10},
     },
+    # Once a day: delete change history and read-log rows older than AUDIT_RETENTION_DAYS. A second
+    # run on the same day finds nothing more to delete.
+    "prune-audit-trail": {
+        "task": "patients.tasks.prune_audit_trail",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 24 * 60 * 60 - 60},
+    },
 }
 
 # The schedule rules. README "How the schedule works" explains each; a clinic reads them there.
@@ -276,6 +283,12 @@ DIGEST_SEND_TIME = _env_time("DIGEST_SEND_TIME", "07:30")
 DIGEST_CLAIM_MINUTES = _env_int("DIGEST_CLAIM_MINUTES", 30, minimum=1)
 # The address patients' links point at; its host name also ends every Message-ID and calendar UID.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# The audit trail (README "Security and privacy"): change history and the read log are kept this
+# many days, six years by default, then deleted by `manage.py prune_audit` (and daily by beat).
+AUDIT_RETENTION_DAYS = _env_int("AUDIT_RETENTION_DAYS", 6 * 365, minimum=1)
+# History is shown, never written back: a revert would change records without the services.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LOGGING = {
     "version": 1,

@@ -2,10 +2,11 @@
 
 Clinical records (patients, placements, visits, therapy sessions) are written only by
 ``patients.services``: their forms call a service (``patients.admin_forms``), the admin never saves
-or deletes them itself, and schedule fields are never edited by hand. Importing the modules
+or deletes them itself, and schedule fields are never edited by hand. Their history and the read
+log are for reading only (``patients.admin.audit_trail``). Importing the modules
 registers their admins.
 """
 
-from patients.admin import clinics, records
+from patients.admin import audit_trail, clinics, records
 
-__all__ = ["clinics", "records"]
+__all__ = ["audit_trail", "clinics", "records"]

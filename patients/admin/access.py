@@ -14,7 +14,7 @@ from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import HttpRequest
 
 from patients import roles
-from patients.access import member_clinics
+from patients.access import history_clinics, member_clinics
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.
@@ -29,6 +29,7 @@ CLINIC_LOOKUPS: dict[type[Model], str] = {
     TherapySession: "patient__clinic",
 }
 _CLINIC_IDS_ATTRIBUTE = "_admin_member_clinic_ids"
+_HISTORY_CLINIC_IDS_ATTRIBUTE = "_admin_history_clinic_ids"
 
 
 def member_clinic_ids(request: HttpRequest) -> frozenset[int]:
@@ -40,6 +41,15 @@ def member_clinic_ids(request: HttpRequest) -> frozenset[int]:
         else:  # the same Membership rows that give the user's roles: one query for both
             clinic_ids = frozenset(roles.clinic_roles(request.user))
         setattr(request, _CLINIC_IDS_ATTRIBUTE, clinic_ids)
+    return clinic_ids
+
+
+def history_clinic_ids(request: HttpRequest) -> frozenset[int]:
+    """The clinics whose audit trail the user may read (``patients.access.history_clinics``), once per request."""
+    clinic_ids = getattr(request, _HISTORY_CLINIC_IDS_ATTRIBUTE, None)
+    if clinic_ids is None:
+        clinic_ids = frozenset(history_clinics(request.user).values_list("pk", flat=True))
+        setattr(request, _HISTORY_CLINIC_IDS_ATTRIBUTE, clinic_ids)
     return clinic_ids
 
 

@@ -1,4 +1,5 @@
-"""The admin for clinics, their staff, their product catalogue and their therapy groups."""
+"""The admin for clinics, their staff, their product catalogue and their therapy groups, each with
+its change history on view."""
 
 from typing import Any
 
@@ -8,20 +9,21 @@ from django.http import HttpRequest
 
 from patients import admin_forms, roles
 from patients.admin.access import ClinicScopedAdmin, ManagerAdmin, SuperuserManagedAdmin
+from patients.admin.audit_trail import ScopedHistoryAdmin
 from patients.models import Clinic, Membership, Product, TherapyGroup
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
 
 
 @admin.register(Clinic)
-class ClinicAdmin(SuperuserManagedAdmin):
+class ClinicAdmin(SuperuserManagedAdmin, ScopedHistoryAdmin):
     list_display = ("name", "time_zone", "phone", "reply_to_email")
     list_filter = ("time_zone",)
     search_fields = ("name",)
 
 
 @admin.register(Membership)
-class MembershipAdmin(ManagerAdmin):
+class MembershipAdmin(ManagerAdmin, ScopedHistoryAdmin):
     action = roles.Action.MANAGE_MEMBERSHIPS
     list_display = ("user", "clinic", "role")
     list_select_related = ("user", "clinic")
@@ -30,7 +32,7 @@ class MembershipAdmin(ManagerAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ManagerAdmin):
+class ProductAdmin(ManagerAdmin, ScopedHistoryAdmin):
     # A product's coverage plans every future placement of it: the catalogue is a manager's.
     action = roles.Action.MANAGE_CATALOGUE
     list_display = ("name", "clinic", "formulation", "coverage_length", "coverage_unit", "is_active")
@@ -45,7 +47,7 @@ class ProductAdmin(ManagerAdmin):
 
 
 @admin.register(TherapyGroup)
-class TherapyGroupAdmin(ClinicScopedAdmin):
+class TherapyGroupAdmin(ClinicScopedAdmin, ScopedHistoryAdmin):
     action = roles.Action.LOG_ATTENDANCE
     form = admin_forms.TherapyGroupForm
     list_display = ("name", "clinic", "facilitator", "meets", "member_count", "is_active")

@@ -17,13 +17,7 @@ from django.utils.html import format_html
 
 from patients import admin_forms, formats, roles, services
 from patients.admin.access import member_clinic_ids, scoped_choices
-from patients.admin.service_admin import (
-    ReadOnlyInline,
-    RecordHistoryAdmin,
-    ServiceFormAdmin,
-    acting_user,
-    run_for_each,
-)
+from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, acting_user, run_for_each
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
 from patients.selectors import clinic_today, coverage_state
 
@@ -281,7 +275,7 @@ class VisitAdmin(RecordHistoryAdmin):
 
 
 @admin.register(TherapySession)
-class TherapySessionAdmin(ServiceFormAdmin):
+class TherapySessionAdmin(RecordHistoryAdmin):
     action = roles.Action.LOG_ATTENDANCE
     add_form = admin_forms.TherapySessionAddForm
     list_display = ("patient", "kind", "group", "held_on", "status", "counsellor", "patient__clinic")

@@ -1,4 +1,4 @@
-"""Admin plumbing for records that only ``patients.services`` writes."""
+"""Admin plumbing for records that only ``patients.services`` writes; opening one is logged."""
 
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -11,10 +11,11 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
 from patients import admin_forms
 from patients.admin.access import ClinicScopedAdmin, clinic_of
+from patients.admin.audit_trail import ScopedHistoryAdmin, record_admin_access
+from patients.models import RecordAccess
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -73,21 +74,13 @@ class ServiceFormAdmin(ClinicScopedAdmin):
             response = super().change_view(request, object_id, form_url, extra_context)
             if isinstance(response, TemplateResponse):
                 response.render()
+        if response.status_code == 200:  # the record was shown (a saved form redirects)
+            record_admin_access(request, obj, what=RecordAccess.What.ADMIN_CHANGE)
         return response
 
 
-class RecordHistoryAdmin(ServiceFormAdmin, SimpleHistoryAdmin):
-    """Change history on view, never reverted: a revert would write without the services."""
-
-    def revert_disabled(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return True
-
-    def history_form_view(
-        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
+class RecordHistoryAdmin(ServiceFormAdmin, ScopedHistoryAdmin):
+    """A clinical record written by its service, with its change history on view."""
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -1,6 +1,8 @@
 """The Patients list, the patient page and the wallet card (HTML to print, and PDF).
 
-Every patient is found through ``patients.access``: another clinic's patient is a 404.
+Every patient is found through ``patients.access``: another clinic's patient is a 404. Opening a
+patient's page or card is logged (``patients.audit.record_access``); the list, which shows only
+names and coverage, is not.
 """
 
 import uuid
@@ -16,9 +18,9 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from patients import patient_reads
-from patients.access import get_patient_for, member_clinics, patients_for
-from patients.models import Patient, Product
+from patients import audit, patient_reads
+from patients.access import can_see_history, get_patient_for, member_clinics, patients_for
+from patients.models import Patient, Product, RecordAccess
 from patients.schedule import CoverageState
 from patients.selectors import clinic_today, latest_placement
 
@@ -154,9 +156,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def patient_detail(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
+    audit.record_access(request, what=RecordAccess.What.PATIENT_PAGE, patient=patient)
     context = {
         "patient": patient,
         "page": patient_reads.patient_page(patient),
+        "can_see_history": can_see_history(request.user, patient.clinic),
     }
     return render(request, "patients/patient_detail.html", context)
 
@@ -178,6 +182,7 @@ def _wallet_card_context(patient: Patient, *, for_pdf: bool) -> dict[str, Any]:
 @require_safe
 def wallet_card(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
+    audit.record_access(request, what=RecordAccess.What.WALLET_CARD, patient=patient)
     return render(request, "patients/wallet_card.html", _wallet_card_context(patient, for_pdf=False))
 
 
@@ -190,6 +195,7 @@ def wallet_card_pdf(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpRespon
     if context["placement"] is None:
         # Nothing to print yet: the HTML page says so in words, which a PDF viewer would not.
         return redirect("patients:wallet_card", patient_uuid=patient.uuid)
+    audit.record_access(request, what=RecordAccess.What.WALLET_CARD_PDF, patient=patient)
     # Imported here so that the site starts, and every other page works, even where the PDF
     # libraries (Pango) are missing.
     import weasyprint  # type: ignore[import-untyped]

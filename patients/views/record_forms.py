@@ -2,7 +2,8 @@
 findings, bookings and follow-up calls.
 
 Each view finds its rows through ``patients.access`` (another clinic's row is a 404, as if it did
-not exist), binds a form and calls one service. Success redirects to the patient's page with a
+not exist), logs that the user opened the patient's records (``patients.audit.record_access``),
+binds a form and calls one service. Success redirects to the patient's page with a
 message; a refusal renders the page again with the service's words beside the fields, what was
 typed still in them, and nothing saved.
 """
@@ -21,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from patients import formats, roles, schedule, services
+from patients import audit, formats, roles, schedule, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
 from patients.forms import (
     DischargeForm,
@@ -32,7 +33,7 @@ from patients.forms import (
     RescheduleForm,
     VisitFindingsForm,
 )
-from patients.models import Clinic, Patient, Visit
+from patients.models import Clinic, Patient, RecordAccess, Visit
 from patients.placement_plan import plan_placement
 from patients.selectors import clinic_today, coverage_span, coverage_state, latest_placement, schedule_rules
 
@@ -81,6 +82,7 @@ STATUS_BUTTONS = {
 @require_http_methods(["GET", "POST"])
 def patient_edit(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
+    audit.record_access(request, what=RecordAccess.What.PATIENT_EDIT_FORM, patient=patient)
     if "status" in request.POST or "discharge" in request.POST:
         return _change_status(request, patient)
     form = PatientEditForm(posted(request), instance=patient, clinics=_own_clinic(patient))
@@ -168,6 +170,7 @@ def _induction_reason(patient: Patient, state: schedule.CoverageState) -> str:
 def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
     roles.require(request.user, roles.Action.RECORD_PLACEMENTS, patient.clinic)
+    audit.record_access(request, what=RecordAccess.What.PLACEMENT_FORM, patient=patient)
     today = _today(patient)
     state = coverage_state(patient, today=today)
     previous = latest_placement(patient)
@@ -224,6 +227,7 @@ def visit_findings(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> Http
     visit = get_visit_for(request.user, visit_uuid)
     patient = visit.patient
     roles.require(request.user, roles.Action.RECORD_FINDINGS, patient.clinic)
+    audit.record_access(request, what=RecordAccess.What.VISIT_FINDINGS_FORM, patient=patient, detail=str(visit))
     initial = {} if visit.completed_on else {"completed_on": _today(patient), "seen_by": request.user.pk}
     form = VisitFindingsForm(posted(request), instance=visit, initial=initial, clinic=patient.clinic)
     if form.is_bound and form.is_valid():
@@ -244,6 +248,7 @@ def visit_reschedule(request: AuthenticatedRequest, visit_uuid: uuid.UUID) -> Ht
     patient = visit.patient
     roles.require(request.user, roles.Action.BOOK_VISITS, patient.clinic)
     may_override = roles.may(request.user, roles.Action.CLINICAL_OVERRIDE, patient.clinic)
+    audit.record_access(request, what=RecordAccess.What.VISIT_BOOKING_FORM, patient=patient, detail=str(visit))
     form = RescheduleForm(posted(request), instance=visit, clinic=patient.clinic, may_override=may_override)
     if form.is_bound and form.is_valid():
         try:
@@ -285,6 +290,7 @@ def _visit_asked_about(request: HttpRequest, patient: Patient) -> Visit | None:
 def follow_up_call_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
     visit = _visit_asked_about(request, patient)
+    audit.record_access(request, what=RecordAccess.What.FOLLOW_UP_CALL_FORM, patient=patient)
     form = FollowUpCallForm(posted(request))
     if form.is_bound and form.is_valid():
         try:

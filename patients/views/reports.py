@@ -19,8 +19,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from patients import audit
 from patients.access import member_clinics
-from patients.models import Clinic
+from patients.models import Clinic, RecordAccess
 from patients.report_figures import RETENTION_DAYS, Month, MonthFigures, Share
 from patients.reports import clinic_report, patient_rows
 from patients.schedule import add_months
@@ -346,6 +347,12 @@ def reports_csv(request: HttpRequest) -> HttpResponseBase:
     rows = []
     for clinic in clinics:
         first_month, last_month = form.months_for(clinic)
+        audit.record_access(
+            request,
+            what=RecordAccess.What.EXPORT_MONTHLY_CSV,
+            clinic=clinic,
+            detail=f"{first_month:%b %Y} to {last_month:%b %Y}",
+        )
         report = clinic_report(clinic, first_month=first_month, last_month=last_month)
         rows += [monthly_row(clinic, month) for month in report.months]
     first_month, last_month = form.months_for(clinics[0])
@@ -361,6 +368,9 @@ def patients_csv(request: HttpRequest) -> HttpResponseBase:
     form, clinics = _chosen_clinics(request)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
+
+    for clinic in clinics:
+        audit.record_access(request, what=RecordAccess.What.EXPORT_PATIENTS_CSV, clinic=clinic)
 
     def rows() -> Iterator[list[Any]]:
         for clinic in clinics:

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import formats, services
+from patients import audit, formats, services
 from patients.access import get_group_for, get_patient_for, member_clinics
 from patients.forms_therapy import (
     GroupAttendanceForm,
@@ -25,7 +25,7 @@ from patients.forms_therapy import (
     TherapyGroupMembersForm,
     TherapySessionForm,
 )
-from patients.models import Patient, TherapyGroup, TherapySession
+from patients.models import Patient, RecordAccess, TherapyGroup, TherapySession
 from patients.selectors import clinic_today
 from patients.views.record_forms import AuthenticatedRequest, posted
 
@@ -34,6 +34,7 @@ from patients.views.record_forms import AuthenticatedRequest, posted
 @require_http_methods(["GET", "POST"])
 def session_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> HttpResponse:
     patient = get_patient_for(request.user, patient_uuid)
+    audit.record_access(request, what=RecordAccess.What.SESSION_FORM, patient=patient)
     form = TherapySessionForm(
         posted(request),
         clinic=patient.clinic,

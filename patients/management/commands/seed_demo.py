@@ -4,7 +4,9 @@ The clinic, its catalogue, therapy groups and three logins are made once with ``
 Patients come from ``patients.demo`` and are only ever added: a rerun with the same N changes
 nothing, a larger N adds the missing ones in the same mix, a smaller one says so and deletes nothing.
 Each batch of patients is written in bulk in one transaction of its own, so an interrupted run
-leaves whole patients behind and the next run carries on from there.
+leaves whole patients behind and the next run carries on from there. Each patient, placement, visit
+and session gets the "created" history row a service's save would have left (``patients.audit``);
+group rosters are written without one, so a group's history starts at its first change.
 """
 
 import itertools
@@ -18,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from patients import demo, outbox
+from patients import audit, demo, outbox
 from patients.models import (
     Clinic,
     Membership,
@@ -203,12 +205,12 @@ def write(batch: list[demo.PatientRows]) -> None:
     placements = [placement for rows in batch for placement in rows.placements]
     members = TherapyGroup.members.through
     with transaction.atomic(durable=True):
-        Patient.objects.bulk_create(patients)
         # The services' saves leave a "created" history row; bulk writes must add theirs.
-        Patient.history.bulk_history_create(patients, default_change_reason=HISTORY_REASON)
-        Placement.objects.bulk_create(placements)
-        Placement.history.bulk_history_create(placements, default_change_reason=HISTORY_REASON)
-        visits = Visit.objects.bulk_create(visit for rows in batch for visit in rows.visits)
+        audit.create_with_history(Patient, patients, reason=HISTORY_REASON)
+        audit.create_with_history(Placement, placements, reason=HISTORY_REASON)
+        visits = audit.create_with_history(
+            Visit, (visit for rows in batch for visit in rows.visits), reason=HISTORY_REASON
+        )
         # The reminders record_placement would have written for the visits still to come; in a
         # history that really happened, the ones whose time has passed went out then.
         now = timezone.now()
@@ -218,7 +220,9 @@ def write(batch: list[demo.PatientRows]) -> None:
             if visit.status == Visit.Status.SCHEDULED
             for reminder in outbox.plan_visit_reminders(visit, now=now)
         )
-        TherapySession.objects.bulk_create(session for rows in batch for session in rows.sessions)
+        audit.create_with_history(
+            TherapySession, (session for rows in batch for session in rows.sessions), reason=HISTORY_REASON
+        )
         members.objects.bulk_create(
             members(therapygroup_id=rows.member_of.pk, patient_id=rows.patient.pk)
             for rows in batch
