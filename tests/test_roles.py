@@ -232,6 +232,7 @@ def page_urls(patient, visit, group, clinic):
         "patient_create": reverse("patients:patient_create"),
         "patient_detail": reverse("patients:patient_detail", args=on_patient),
         "patient_edit": reverse("patients:patient_edit", args=on_patient),
+        "patient_history": reverse("patients:patient_history", args=on_patient),
         "wallet_card": reverse("patients:wallet_card", args=on_patient),
         "wallet_card_pdf": reverse("patients:wallet_card_pdf", args=on_patient),
         "placement_create": reverse("patients:placement_create", args=on_patient),
@@ -250,10 +251,11 @@ def page_urls(patient, visit, group, clinic):
 
 
 # What a role may not open in its own clinic; everything else answers 200.
-CLINICAL_PAGES = {"placement_create", "visit_findings"}
+CLINICAL_PAGES = {"placement_create", "visit_findings", "patient_history"}
 # Pages that name one row of the clinic: another clinic's staff get the 404 of a row that does not exist.
 ROW_PAGES = {
     "patient_detail",
+    "patient_history",
     "patient_edit",
     "wallet_card",
     "wallet_card_pdf",
@@ -294,6 +296,7 @@ def test_the_patient_page_offers_a_coordinator_no_clinical_buttons(client, clini
     html = client.get(reverse("patients:patient_detail", args=[patient.uuid])).content.decode()
     assert reverse("patients:placement_create", args=[patient.uuid]) not in html
     assert reverse("patients:visit_findings", args=[visit.uuid]) not in html
+    assert reverse("patients:patient_history", args=[patient.uuid]) not in html
     assert reverse("patients:visit_reschedule", args=[visit.uuid]) in html
 
 
@@ -302,6 +305,7 @@ def test_the_patient_page_offers_a_clinician_the_clinical_buttons(client, clinic
     html = client.get(reverse("patients:patient_detail", args=[patient.uuid])).content.decode()
     assert reverse("patients:placement_create", args=[patient.uuid]) in html
     assert reverse("patients:visit_findings", args=[visit.uuid]) in html
+    assert reverse("patients:patient_history", args=[patient.uuid]) in html
 
 
 def test_a_coordinators_posted_placement_is_refused_with_403_and_nothing_saved(client, clinic, patient, implant):
