@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Pages carry patient data: no browser or proxy keeps a copy (tracker.privacy).
+    "tracker.privacy.NoStoreMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -290,9 +292,17 @@ AUDIT_RETENTION_DAYS = _env_int("AUDIT_RETENTION_DAYS", 6 * 365, minimum=1)
 # History is shown, never written back: a revert would change records without the services.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# Every record loses its URLs' query strings and its exceptions' messages before it is written
+# (tracker.privacy): a search for a patient's name, or an error quoting a row, never reaches a log.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_patient_data": {"()": "tracker.privacy.PatientDataFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_patient_data"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own loggers write through the same filtered handler, runserver's request lines too.
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
