@@ -53,7 +53,9 @@ def test_beat_worker_and_redis_deliver_due_reminders_end_to_end(stack, smtp_serv
     assert [part.get_filename() for part in message.iter_attachments()] == ["appointment.ics"]
     # The heartbeat records a run that finished, so it is written after the rows are stamped.
     wait_until(
-        lambda: PipelineHeartbeat.objects.filter(name=PipelineHeartbeat.DISPATCHER, last_run_at__isnull=False).exists(),
+        lambda: PipelineHeartbeat.objects.filter(
+            name=PipelineHeartbeat.DISPATCHER, last_run_at__isnull=False
+        ).exists(),
         timeout=30,
         what="the dispatcher's run records its heartbeat when it finishes",
         logs=stack.logs,
