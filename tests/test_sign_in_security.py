@@ -439,3 +439,16 @@ def test_with_two_factor_off_a_user_who_never_enrolled_needs_no_code(client, ros
     client.force_login(rosa)
 
     assert client.get("/").status_code == 200
+
+
+def test_an_admin_finds_and_removes_a_users_authenticator(client, rosa, admin_user_account):
+    device = enrolled(rosa)
+    client.force_login(admin_user_account)
+
+    index = client.get("/admin/").content.decode()
+    assert "Two-factor sign-in" in index
+    change = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert device.key not in change  # the secret stays hidden, even from an administrator
+    client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+
+    assert not TOTPDevice.objects.filter(user=rosa).exists()

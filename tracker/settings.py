@@ -87,7 +87,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "accounts.apps.AuthenticatorsConfig",  # django_otp.plugins.otp_totp, named for the admin
     "accounts",
     "patients",
 ]
