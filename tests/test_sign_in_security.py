@@ -281,7 +281,9 @@ def test_a_user_enrols_by_scanning_and_entering_a_first_code(client, rosa, setti
     client.post("/accounts/two-factor/start/")
     device = TOTPDevice.objects.get(user=rosa)
     assert not device.confirmed
-    page = client.get("/accounts/two-factor/").content.decode()
+    response = client.get("/accounts/two-factor/")
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
     assert '<svg width="' in page  # the QR code
     assert "otpauth://totp/Implant%20monitoring%3Arosa?secret=" in page
     assert device.config_url.split("secret=")[1][:4] in page.replace(" ", "")
