@@ -85,22 +85,35 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "simple_history",
+    "axes",
+    "django_otp",
+    "accounts.apps.AuthenticatorsConfig",  # django_otp.plugins.otp_totp, named for the admin
+    "accounts",
     "patients",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Everything but static files carries or leads to patient data: no browser or proxy keeps a
+    # copy (tracker.privacy). Early, so that every answer below it gets the header.
+    "tracker.privacy.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tracker.headers.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "accounts.idle.IdleSignOutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Pages carry patient data: no browser or proxy keeps a copy (tracker.privacy).
-    "tracker.privacy.NoStoreMiddleware",
+    # After OTPMiddleware (it reads user.is_verified()) and htmx (it answers htmx requests in kind).
+    "accounts.two_factor.TwoFactorWallMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -117,6 +130,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "patients.context_processors.pipeline_health",
+                "accounts.context_processors.session_timer",
             ],
         },
     },
@@ -147,6 +161,47 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "patients:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in (README "Security and privacy"). django-axes counts failed sign-ins by user name and, apart,
+# by address: either count reaching the limit refuses that user, or that address, for a while. Its
+# backend goes first so that a locked-out sign-in never reaches the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+# Failed sign-ins, for one user name or from one address, after which the sign-in is refused.
+AXES_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+# How long a lockout lasts; failures older than this are forgotten. An admin may unlock sooner.
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=_env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+# Never cleared by a success: one account's right password must not wipe an address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_VERBOSE = False
+
+# Proxies in front of the app that set X-Forwarded-Proto and append to X-Forwarded-For (README
+# "Running it for a real clinic": one TLS proxy). Only then are those headers believed; with 0 the
+# app is reached directly and they are ignored, since any client could send them.
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0)
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Two-factor sign-in with a time-based code (django-otp). Whoever has enrolled is always asked for
+# a code; with REQUIRE_TWO_FACTOR on, whoever has not is sent to enrol before any staff page.
+# Off in development so that the demo logins work.
+REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Implant monitoring")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Sessions end after SESSION_IDLE_MINUTES without a request, and when the browser closes (the
+# cookie has no expiry date). Requests move the end (accounts.idle, which saves the session at
+# most once a minute); pages warn SESSION_WARNING_SECONDS before it.
+SESSION_ENGINE = "accounts.idle"
+SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30, minimum=2)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_WARNING_SECONDS = 60
 
 LANGUAGE_CODE = "en-gb"
 # The server's zone for the admin; every clinic has its own zone for its patients' days.
@@ -181,12 +236,59 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clinic reminders <re
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
 
+# HTTPS only in production (README "Configuration"); `check --deploy` passes with the defaults.
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-SESSION_COOKIE_AGE = _env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=60)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A year; browsers then refuse plain HTTP to this host and, with the flag, its subdomains.
+    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images from the site itself and
+# nothing inline, so an injected <script> or style="" does nothing. Bootstrap's stylesheet draws
+# its form icons as data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
+# Browser features no page of the tracker uses, switched off for every page (tracker.headers).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -11,6 +11,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -201,7 +202,9 @@ def wallet_card_pdf(request: HttpRequest, patient_uuid: uuid.UUID) -> HttpRespon
     import weasyprint  # type: ignore[import-untyped]
 
     html = render_to_string("patients/wallet_card.html", context)
-    pdf = weasyprint.HTML(string=html).write_pdf()
+    # The page links its stylesheet; the PDF is handed the same file, read from disk.
+    stylesheet = weasyprint.CSS(filename=finders.find("css/wallet-card.css"))
+    pdf = weasyprint.HTML(string=html).write_pdf(stylesheets=[stylesheet])
     response = HttpResponse(pdf, content_type="application/pdf")
     # No name in the file name: downloads folders and print queues are seen by others.
     response["Content-Disposition"] = 'attachment; filename="wallet-card.pdf"'
