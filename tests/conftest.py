@@ -83,6 +83,13 @@ def clinician(clinic):
 
 
 @pytest.fixture
+def manager(clinic):
+    user = UserFactory(username="manager", is_staff=True)
+    MembershipFactory(user=user, clinic=clinic, role=Membership.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
 def admin_user_account():
     return UserFactory(username="admin", is_staff=True, is_superuser=True)
 
