@@ -312,7 +312,7 @@ def _send_one(
 ) -> bool:
     """Check the row against the records as they are now, then send it; False when the mail server
     cannot take messages."""
-    reminder = _current(claim)
+    reminder = _current(claim, now=clock())
     if reminder is None:
         return True  # no longer this dispatcher's: its lease ran out and another run took it
     if reason := outbox.why_not_send(reminder):
@@ -353,8 +353,20 @@ def _described(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _current(claim: Reminder) -> Reminder | None:
-    """The claimed row with its patient and visit read again, right before its send."""
+def _current(claim: Reminder, *, now: datetime.datetime) -> Reminder | None:
+    """The claimed row with its patient and visit read again, right before its send, or ``None``
+    when it is no longer this dispatcher's to send.
+
+    The lease is renewed first, and only while it still runs: a run slower than its lease would
+    otherwise pass this check for a row whose lease ran out a moment later, and the next run
+    would take it back and send it too. A row whose lease already ran out is left for the next
+    run, which sends it once.
+    """
+    ours = Reminder.objects.filter(
+        pk=claim.pk, status=Reminder.Status.SENDING, claim_token=claim.claim_token, lease_expires_at__gt=now
+    )
+    if not ours.update(lease_expires_at=now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)):
+        return None
     return (
         Reminder.objects.filter(pk=claim.pk, status=Reminder.Status.SENDING, claim_token=claim.claim_token)
         .select_related("patient__clinic", "visit")
