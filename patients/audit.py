@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from accounts import lockout
 from patients.models import Clinic, Patient, RecordAccess
 
 M = TypeVar("M", bound=Model)
@@ -62,12 +63,9 @@ def update_with_history(
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The address the request came from, as the web server saw it.
-
-    ``REMOTE_ADDR`` only: a forwarded header is whatever the client wrote, and no trusted-proxy
-    setting exists to say which hop to believe. Behind a proxy, have it set the address it saw.
-    """
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from: the one the sign-in lockout counts by, behind as many
+    trusted proxies as ``TRUSTED_PROXY_COUNT`` says."""
+    return lockout.client_address(request) or None
 
 
 def record_access(
