@@ -1,4 +1,4 @@
-"""A coordinator's morning, in Chromium: sign in, register a patient, record the first placement
+"""A clinic's morning, in Chromium: sign in, register a patient, record the first placement
 after seeing its plan, record a visit's findings, log a group session, watch the dashboard follow,
 and print the wallet card.
 
@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from patients import formats, services
-from patients.models import Patient, Placement, TherapySession, Visit
+from patients.models import Membership, Patient, Placement, TherapySession, Visit
 from patients.schedule import add_months
 from patients.selectors import clinic_today
 from tests.browser.pages import OpenPage, save_screenshots, sign_in, worklist
@@ -33,9 +33,10 @@ def open_dashboard(page: Page) -> None:
 
 @pytest.fixture
 def coordinator(clinic, implant):
-    """A coordinator of Riverside Clinic, whose catalogue has a three-month implant."""
+    """A clinician of Riverside Clinic, whose catalogue has a three-month implant: the morning takes
+    both a coordinator's work and a clinician's (placements, findings), which a clinician may do."""
     user = UserFactory(username="rosa", first_name="Rosa", last_name="Diaz", password=PASSWORD)
-    MembershipFactory(user=user, clinic=clinic)
+    MembershipFactory(user=user, clinic=clinic, role=Membership.Role.CLINICIAN)
     return user
 
 
