@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import outbox
+from patients import bounds, outbox
 from patients.models import Clinic, FollowUpCall, Patient, Reminder, Visit
 from patients.selectors import clinic_today
 from patients.service_base import cancel_visits, locked_patient, save_checked
@@ -65,8 +65,7 @@ def register_patient(
     emergency_contact_phone: str = "",
     counsellor: User | None = None,
 ) -> Patient:
-    if date_of_birth > clinic_today(clinic):
-        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+    bounds.check_birth(born_on=date_of_birth, clinic=clinic)
     _check_consent(email=email, email_consent=email_consent)
     patient = Patient(
         clinic=clinic,
@@ -104,8 +103,8 @@ def update_patient(*, patient: Patient, email_consent: bool | None = None, **det
         reachable_before = (patient.email_consent, patient.email)
         for name, value in details.items():
             setattr(patient, name, value.strip() if isinstance(value, str) else value)
-        if "date_of_birth" in details and patient.date_of_birth > clinic_today(patient.clinic):
-            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if isinstance(details.get("date_of_birth"), datetime.date):
+            bounds.check_birth(born_on=details["date_of_birth"], clinic=patient.clinic)
         if email_consent is not None and email_consent != patient.email_consent:
             patient.email_consent = email_consent
             patient.email_consent_at = timezone.now() if email_consent else None
@@ -166,8 +165,7 @@ def discharge_patient(*, patient: Patient, discharged_on: datetime.date | None =
         discharged_on = discharged_on or today
         if patient.status == Patient.Status.DISCHARGED:
             raise ValidationError("This patient is already discharged.")
-        if discharged_on > today:
-            raise ValidationError({"discharged_on": "The discharge date cannot be in the future."})
+        bounds.check_happened(bounds.DISCHARGE, day=discharged_on, clinic=patient.clinic, field="discharged_on")
         patient.status = Patient.Status.DISCHARGED
         patient.discharged_on = discharged_on
         patient.save(update_fields=["status", "discharged_on"])
@@ -190,13 +188,13 @@ def log_follow_up_call(
 ) -> FollowUpCall:
     """Record a phone call about a missed visit or a lapse; the worklist shows its outcome."""
     called_at = called_at or timezone.now()
-    today = clinic_today(patient.clinic)
     if visit is not None and visit.patient_id != patient.pk:
         raise ValidationError({"visit": "That visit belongs to another patient."})
-    if called_at > timezone.now():
-        raise ValidationError({"called_at": "A call cannot be logged before it happens."})
-    if try_again_on is not None and try_again_on <= today:
-        raise ValidationError({"try_again_on": "The day to try again must be after today."})
+    if called_at > timezone.now():  # to the minute: later today has not happened yet either
+        raise ValidationError({"called_at": bounds.CALL.in_future})
+    bounds.check_moment_happened(bounds.CALL, moment=called_at, clinic=patient.clinic, field="called_at")
+    if try_again_on is not None:
+        bounds.check_try_again(day=try_again_on, clinic=patient.clinic)
     call = FollowUpCall(
         patient=patient,
         visit=visit,

@@ -1,9 +1,10 @@
-"""What several services need: a model's own checks before saving, the patient row lock, and
-cancelling visits together with their reminders."""
+"""What several services need: a model's own checks before saving (and text every database can
+store), the patient row lock, and cancelling visits together with their reminders."""
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from patients import outbox
@@ -12,8 +13,17 @@ from patients.models import Patient, Reminder, Visit
 
 def save_checked(instance: Any, **clean_options: Any) -> None:
     """Run the model's own checks (field limits, constraints) before saving, for a clear message."""
+    refuse_nul_characters(instance)
     instance.full_clean(**clean_options)
     instance.save()
+
+
+def refuse_nul_characters(instance: Model) -> None:
+    """PostgreSQL cannot store a NUL character in text, where SQLite can: refused on both, by field."""
+    for field in instance._meta.concrete_fields:
+        value = getattr(instance, field.attname)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError({field.name: "Remove the NUL character (\\0) from this text."})
 
 
 def locked_patient(patient: Patient) -> Patient:

@@ -7,14 +7,13 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from patients import bounds
 from patients.models import Clinic, Patient, TherapyGroup, TherapySession
-from patients.selectors import clinic_today
 from patients.service_base import save_checked
 
 
 def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
-    if held_on > clinic_today(clinic):
-        raise ValidationError({"held_on": "Attendance can only be logged for a session that has taken place."})
+    bounds.check_happened(bounds.SESSION, day=held_on, clinic=clinic, field="held_on")
 
 
 def log_therapy_session(

@@ -15,7 +15,8 @@ RelatedOnly = admin.RelatedOnlyFieldListFilter
 
 @admin.register(Clinic)
 class ClinicAdmin(SuperuserManagedAdmin):
-    list_display = ("name", "time_zone", "phone", "reply_to_email")
+    form = admin_forms.ClinicForm
+    list_display = ("name", "time_zone", "first_year", "phone", "reply_to_email")
     list_filter = ("time_zone",)
     search_fields = ("name",)
 
@@ -30,6 +31,7 @@ class MembershipAdmin(SuperuserManagedAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ClinicScopedAdmin):
+    form = admin_forms.ProductForm
     list_display = ("name", "clinic", "formulation", "coverage_length", "coverage_unit", "is_active")
     list_select_related = ("clinic",)
     list_filter = ("formulation", "is_active", ("clinic", RelatedOnly))
