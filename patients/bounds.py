@@ -14,6 +14,9 @@ beside its field, but the service is the authority. The bounds:
 Beyond them a date is a typing mistake (0202 for 2026), and one that reaches the ends of the
 calendar breaks every page that counts days from it. Each check raises ``ValidationError`` keyed by
 the field at fault, in the coordinator's words, and saves nothing.
+
+Numbers in addresses are bounded here too: ``is_row_id`` tells an id a row could have from one
+that no table can hold, which the pages answer with a 404 or a form error rather than a query.
 """
 
 import datetime
@@ -30,6 +33,8 @@ from patients.schedule import add_months
 from patients.selectors import clinic_today
 
 EARLIEST_BIRTH = datetime.date(1900, 1, 1)
+# The largest number a 64-bit id column holds; SQLite refuses a larger one in a query outright.
+LARGEST_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -163,3 +168,12 @@ def clinic_day(moment: datetime.datetime, clinic: Clinic) -> datetime.date:
         return timezone.localtime(moment, clinic.zone).date()
     except OverflowError:
         return moment.date()
+
+
+def is_row_id(value: object) -> bool:
+    """Whether ``value``, read from an address or a form, could be the number of a row."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return 0 < number <= LARGEST_ID

@@ -339,3 +339,63 @@ def test_text_with_a_nul_character_is_refused_on_every_database(patient, today):
     refused(
         lambda: services.log_therapy_session(patient=patient, held_on=today, status="attended", note="a\x00b"), "note"
     )
+
+
+# Out of range in an address: a form error or a "not found", never an error page.
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["end=0001-01", "start=0001-01&end=0001-12", "start=9999-12", "end=9999-12", "start=2028-13", "start=x&end=y"],
+)
+def test_reports_answer_out_of_range_months_with_a_form_error(client, coordinator, query):
+    client.force_login(coordinator)
+    page = client.get(f"/reports/?{query}")
+    assert page.status_code == 200
+    for download in ("monthly.csv", "patients.csv"):
+        assert client.get(f"/reports/{download}?{query}").status_code in (200, 400)
+
+
+def test_a_report_month_before_the_clinics_first_year_is_refused_beside_it(client, coordinator):
+    client.force_login(coordinator)
+    form = client.get("/reports/?start=1999-12").context["form"]
+    assert form.errors["start"] == ["Choose a month from 2000 on, the clinic's first year."]
+
+
+def test_an_oversized_id_in_the_admin_is_not_found(client, admin_user_account, patient):
+    client.force_login(admin_user_account)
+    for url in (
+        "/admin/patients/patient/99999999999999999999/change/",
+        "/admin/patients/patient/99999999999999999999/history/",
+        "/admin/patients/patient/abc/history/1/",
+    ):
+        assert client.get(url).status_code in (302, 404), url
+    assert client.get("/admin/patients/therapysession/add/?patient=99999999999999999999").status_code == 200
+
+
+def test_an_oversized_member_id_is_a_form_error(client, coordinator, clinic, patient, admin_user_account):
+    group = TherapyGroupFactory(clinic=clinic)
+    client.force_login(coordinator)
+    response = client.post(f"/groups/{group.uuid}/", {"form": "members", "members-members": "99999999999999999999"})
+    assert response.status_code == 200
+    assert response.context["members"].errors["members"]
+    client.force_login(admin_user_account)
+    response = client.post(
+        f"/admin/patients/therapygroup/{group.pk}/change/", {"name": group.name, "members": "99999999999999999999"}
+    )
+    assert response.status_code == 200
+    assert not group.members.exists()
+
+
+def test_pages_stay_up_for_rows_dated_at_the_ends_of_the_calendar(client, coordinator, placement, patient, visit):
+    """Rows written before the services bounded dates: the pages show them rather than fail."""
+    Visit.objects.filter(pk=visit.pk).update(appointment_at=datetime.datetime(9999, 12, 31, 23, 59, tzinfo=UTC))
+    TherapySession.objects.create(patient=patient, kind="individual", held_on=D(1, 1, 1), status="attended")
+    TherapySession.objects.create(patient=patient, kind="individual", held_on=D(9999, 12, 31), status="missed")
+    Placement.objects.create(patient=patient, product=placement.product, placed_on=D(1, 1, 1), covers_until=D(1, 6, 1))
+    client.force_login(coordinator)
+    for url in (patient.get_absolute_url(), "/", "/patients/?sort=-covers_until", "/reports/patients.csv"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        if response.streaming:
+            assert b"".join(response.streaming_content)  # a download fails while it streams, if at all

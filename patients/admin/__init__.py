@@ -6,6 +6,6 @@ or deletes them itself, and schedule fields are never edited by hand. Importing 
 registers their admins.
 """
 
-from patients.admin import clinics, records
+from patients.admin import accounts, clinics, records
 
-__all__ = ["clinics", "records"]
+__all__ = ["accounts", "clinics", "records"]

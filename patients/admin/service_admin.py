@@ -8,13 +8,14 @@ from django.contrib.admin.utils import model_ngettext, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients import admin_forms
 from patients.admin.access import ClinicScopedAdmin, clinic_of
+from patients.bounds import is_row_id
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -73,11 +74,18 @@ class RecordHistoryAdmin(ServiceFormAdmin, SimpleHistoryAdmin):
     def revert_disabled(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return True
 
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        if not is_row_id(unquote(object_id)):
+            raise Http404("No such record.")
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if request.method == "POST":
             raise PermissionDenied
+        if not (is_row_id(unquote(object_id)) and is_row_id(version_id)):
+            raise Http404("No such version.")
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
