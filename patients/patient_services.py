@@ -144,6 +144,8 @@ def change_patient_status(*, patient: Patient, status: str) -> Patient:
     """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
     if status == Patient.Status.DISCHARGED:
         raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
+    if status not in Patient.Status.values:
+        raise ValidationError({"status": f"{status!r} is not a patient status."})
     with transaction.atomic():
         patient = locked_patient(patient)
         if status not in PATIENT_TRANSITIONS[patient.status]:

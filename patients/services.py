@@ -361,6 +361,8 @@ def reschedule_visit(*, visit: Visit, appointment_at: datetime.datetime, overrid
 
 
 def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC) -> Visit:
+    if reason not in Visit.CancelReason.values:
+        raise ValidationError({"cancel_reason": f"{reason!r} is not a reason to cancel a visit."})
     with transaction.atomic():
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         _check_visit_move(visit, Visit.Status.CANCELLED)
