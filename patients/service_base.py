@@ -19,11 +19,15 @@ def save_checked(instance: Any, **clean_options: Any) -> None:
 
 
 def refuse_nul_characters(instance: Model) -> None:
-    """PostgreSQL cannot store a NUL character in text, where SQLite can: refused on both, by field."""
+    """PostgreSQL cannot store a NUL character in text, nor look one up, where SQLite can: refused
+    on both, by field, before any query."""
     for field in instance._meta.concrete_fields:
-        value = getattr(instance, field.attname)
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError({field.name: "Remove the NUL character (\\0) from this text."})
+        refuse_nul(field.name, getattr(instance, field.attname))
+
+
+def refuse_nul(field: str, value: object) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError({field: "Remove the NUL character (\\0) from this text."})
 
 
 def locked_patient(patient: Patient) -> Patient:
