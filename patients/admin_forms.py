@@ -3,6 +3,9 @@
 The admin builds each form with the fields its fieldsets leave editable. The form hands its cleaned
 values to a service while it is validated, so that a refusal (a ``ValidationError``, by field or not)
 lands beside the field it names, the typed values stay on the page, and nothing is saved.
+
+Clinics and products are saved by the admin itself; their forms only add the bounds of
+``patients.bounds`` (a clinic's first year, a product's longest coverage).
 """
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,8 +14,8 @@ from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
-from patients import services
-from patients.models import Patient, Placement, TherapyGroup, TherapySession, Visit
+from patients import bounds, services
+from patients.models import Clinic, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -204,4 +207,54 @@ class TherapyGroupForm(forms.ModelForm):
         strangers = [patient for patient in cleaned.get("members", ()) if patient.clinic_id != clinic_id]
         if clinic_id and strangers:
             self.add_error("members", f"{strangers[0]} is not a patient of this group's clinic.")
+        return cleaned
+
+
+class ClinicForm(forms.ModelForm):
+    class Meta:
+        model = Clinic
+        fields = (
+            "name",
+            "time_zone",
+            "first_year",
+            "phone",
+            "address",
+            "reply_to_email",
+            "reminder_daytime_start",
+            "reminder_daytime_end",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("first_year") is not None:
+            try:
+                bounds.check_first_year(first_year=cleaned["first_year"], clinic=self.instance)
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+
+class ProductForm(forms.ModelForm):
+    """A product may not cover longer than a placement may (``MAX_COVERAGE_MONTHS``)."""
+
+    class Meta:
+        model = Product
+        fields = (
+            "clinic",
+            "name",
+            "formulation",
+            "coverage_length",
+            "coverage_unit",
+            "renewal_window_lead_days",
+            "is_active",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        length, unit = cleaned.get("coverage_length"), cleaned.get("coverage_unit")
+        if length and unit:
+            try:
+                bounds.check_coverage_length(length=length, unit=unit)
+            except ValidationError as error:
+                self.add_error(None, error)
         return cleaned

@@ -32,6 +32,9 @@ from patients.models import (
 from patients.placement_plan import planned_coverage_end
 
 DAY = datetime.timedelta(days=1)
+# The demo's histories reach back a year at most (three renewals of a three-month implant, or a
+# patient lost to follow-up half a year ago): its clinic's first year leaves room for all of them.
+HISTORY_YEARS = 2
 RECORD_PREFIX = "DEMO-"
 THERAPY_LOOKBACK = datetime.timedelta(days=90)
 # A monitoring visit the patient meant to come to is still missed this often, for realism.
@@ -100,6 +103,11 @@ CYCLE: tuple[tuple[Scenario, Therapy], ...] = (
     (Scenario.DISCHARGED, Therapy.GROUP_REGULAR),
     (Scenario.REINDUCTED, Therapy.INDIVIDUAL),
 )
+
+
+def first_year(today: datetime.date) -> int:
+    """The demo clinic's ``first_year``: no demo record, nor one typed while trying the demo, falls before it."""
+    return today.year - HISTORY_YEARS
 
 
 def scenario_for(number: int) -> tuple[Scenario, Therapy]:

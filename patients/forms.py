@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
-from patients import formats
+from patients import bounds, formats
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Product, Visit
 from patients.selectors import schedule_rules
 from patients.services import PATIENT_DETAILS, VISIT_FINDINGS
@@ -72,6 +72,20 @@ def clinic_staff(clinics: QuerySet[Clinic]) -> QuerySet[User]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Several rows by their numbers; a number no row can have is refused before any query (SQLite
+    cannot even compare a number past 64 bits with a column)."""
+
+    def _check_values(self, value: Any) -> Any:
+        if self.to_field_name is None and isinstance(value, list | tuple):
+            for each in value:
+                if not bounds.is_row_id(each):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": each}
+                    )
+        return super()._check_values(value)  # type: ignore[misc]
 
 
 class StaffChoiceField(forms.ModelChoiceField):

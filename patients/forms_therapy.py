@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from patients.forms import (
     DATE_WIDGET,
     NOTE_WIDGET,
+    BoundedModelMultipleChoiceField,
     ServiceModelForm,
     StaffChoiceField,
     add_service_error,
@@ -73,7 +74,7 @@ class TherapyGroupDetailsForm(ServiceModelForm):
         self.helper = form_helper("name", Row(Column("facilitator"), Column("meets")), "is_active")
 
 
-class PatientChoices(forms.ModelMultipleChoiceField):
+class PatientChoices(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         label = f"{obj.last_name}, {obj.first_name} ({obj.record_number})"
         if obj.status != Patient.Status.ACTIVE:

@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -32,6 +32,12 @@ def default_renewal_lead_days() -> int:
     return settings.RENEWAL_WINDOW_LEAD_DAYS
 
 
+# A fixed year rather than one counted back from today: the same clinic row means the same bound
+# on every day, in every test, and for records brought in from years before the tracker.
+DEFAULT_FIRST_YEAR = 2000
+EARLIEST_FIRST_YEAR = 1900
+
+
 class Clinic(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The name and the reply-to address travel in email headers: no control characters.
@@ -44,6 +50,16 @@ class Clinic(models.Model):
     # default. One without the other would leave the dispatcher guessing.
     reminder_daytime_start = models.TimeField(null=True, blank=True)
     reminder_daytime_end = models.TimeField(null=True, blank=True)
+    first_year = models.PositiveSmallIntegerField(
+        default=DEFAULT_FIRST_YEAR,
+        validators=[MinValueValidator(EARLIEST_FIRST_YEAR, f"The first year cannot be before {EARLIEST_FIRST_YEAR}.")],
+        help_text=(
+            "The year of the clinic's earliest records. A placement, session, visit, removal, discharge or "
+            "call typed before it is refused as a typing mistake. 2000 unless set: before long-acting "
+            "naltrexone was in clinical use, so no real record is refused; the year the clinic opened is a "
+            "tighter check."
+        ),
+    )
 
     history = HistoricalRecords()
 
@@ -62,6 +78,11 @@ class Clinic(models.Model):
                 | Q(reminder_daytime_start__lt=models.F("reminder_daytime_end")),
                 name="clinic_daytime_starts_before_it_ends",
                 violation_error_message="The reminder hours must start before they end.",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_year__gte=EARLIEST_FIRST_YEAR),
+                name="clinic_first_year_plausible",
+                violation_error_message=f"The first year cannot be before {EARLIEST_FIRST_YEAR}.",
             ),
         ]
 

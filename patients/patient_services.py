@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import outbox
+from patients import bounds, outbox
 from patients.models import Clinic, FollowUpCall, Patient, Reminder, Visit
 from patients.roles import Action, require
 from patients.selectors import clinic_today
@@ -68,8 +68,7 @@ def register_patient(
     by: User | None = None,
 ) -> Patient:
     require(by, Action.MANAGE_PATIENTS, clinic)
-    if date_of_birth > clinic_today(clinic):
-        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+    bounds.check_birth(born_on=date_of_birth, clinic=clinic)
     _check_consent(email=email, email_consent=email_consent)
     patient = Patient(
         clinic=clinic,
@@ -110,8 +109,8 @@ def update_patient(
         reachable_before = (patient.email_consent, patient.email)
         for name, value in details.items():
             setattr(patient, name, value.strip() if isinstance(value, str) else value)
-        if "date_of_birth" in details and patient.date_of_birth > clinic_today(patient.clinic):
-            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if isinstance(details.get("date_of_birth"), datetime.date):
+            bounds.check_birth(born_on=details["date_of_birth"], clinic=patient.clinic)
         if email_consent is not None and email_consent != patient.email_consent:
             patient.email_consent = email_consent
             patient.email_consent_at = timezone.now() if email_consent else None
@@ -155,6 +154,8 @@ def change_patient_status(*, patient: Patient, status: str, by: User | None = No
     """Pause, mark lost to follow-up, or readmit a patient; discharge has its own service."""
     if status == Patient.Status.DISCHARGED:
         raise ValueError("Use discharge_patient() to discharge, so that open visits are cancelled.")
+    if status not in Patient.Status.values:
+        raise ValidationError({"status": f"{status!r} is not a patient status."})
     with transaction.atomic():
         patient = locked_patient(patient)
         require(by, Action.MANAGE_PATIENTS, patient.clinic)
@@ -180,8 +181,7 @@ def discharge_patient(
         discharged_on = discharged_on or today
         if patient.status == Patient.Status.DISCHARGED:
             raise ValidationError("This patient is already discharged.")
-        if discharged_on > today:
-            raise ValidationError({"discharged_on": "The discharge date cannot be in the future."})
+        bounds.check_happened(bounds.DISCHARGE, day=discharged_on, clinic=patient.clinic, field="discharged_on")
         patient.status = Patient.Status.DISCHARGED
         patient.discharged_on = discharged_on
         patient.save(update_fields=["status", "discharged_on"])
@@ -206,13 +206,13 @@ def log_follow_up_call(
     """Record a phone call about a missed visit or a lapse; the worklist shows its outcome."""
     require(by, Action.LOG_CALLS, patient.clinic)
     called_at = called_at or timezone.now()
-    today = clinic_today(patient.clinic)
     if visit is not None and visit.patient_id != patient.pk:
         raise ValidationError({"visit": "That visit belongs to another patient."})
-    if called_at > timezone.now():
-        raise ValidationError({"called_at": "A call cannot be logged before it happens."})
-    if try_again_on is not None and try_again_on <= today:
-        raise ValidationError({"try_again_on": "The day to try again must be after today."})
+    if called_at > timezone.now():  # to the minute: later today has not happened yet either
+        raise ValidationError({"called_at": bounds.CALL.in_future})
+    bounds.check_moment_happened(bounds.CALL, moment=called_at, clinic=patient.clinic, field="called_at")
+    if try_again_on is not None:
+        bounds.check_try_again(day=try_again_on, clinic=patient.clinic)
     call = FollowUpCall(
         patient=patient,
         visit=visit,

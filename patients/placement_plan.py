@@ -1,19 +1,41 @@
 """What a placement will create: its coverage end and its visits, as unsaved rows.
 
 ``services.record_placement`` saves exactly these rows, and the placement form's preview shows
-them (with their reminders) before anything is saved, so the two cannot drift apart.
+them (with their reminders) before anything is saved, so the two cannot drift apart. Both take the
+coverage end from ``placement_coverage_end``, which refuses the days no plan can be made from.
 """
 
 import datetime
 from dataclasses import dataclass
 
-from patients import outbox, schedule
+from django.core.exceptions import ValidationError
+
+from patients import bounds, outbox, schedule
 from patients.models import Patient, Placement, Product, Reminder, Visit
 from patients.selectors import schedule_rules
 
 
 def planned_coverage_end(*, product: Product, placed_on: datetime.date) -> datetime.date:
     return schedule.coverage_end(placed_on=placed_on, length=product.coverage_length, unit=product.coverage_unit)
+
+
+def placement_coverage_end(
+    *, patient: Patient, product: Product, placed_on: datetime.date, covers_until: datetime.date | None
+) -> tuple[datetime.date, bool]:
+    """The last covered day, the product's or the clinician's override, and whether it is overridden.
+
+    Refuses a placement day outside the clinic's bounds and a coverage end before the next day or
+    beyond ``MAX_COVERAGE_MONTHS`` (``patients.bounds``): the plan's visits and reminders stay few.
+    """
+    bounds.check_happened(bounds.PLACEMENT, day=placed_on, clinic=patient.clinic, field="placed_on")
+    planned_end = planned_coverage_end(product=product, placed_on=placed_on)
+    if covers_until is None or covers_until == planned_end:
+        bounds.check_coverage_end(covers_until=planned_end, placed_on=placed_on, field="product")
+        return planned_end, False
+    if covers_until <= placed_on:
+        raise ValidationError({"covers_until": "Coverage must end after the placement day."})
+    bounds.check_coverage_end(covers_until=covers_until, placed_on=placed_on, field="covers_until")
+    return covers_until, True
 
 
 def unsaved_visits(
@@ -66,14 +88,12 @@ def plan_placement(
     placed_on: datetime.date,
     covers_until: datetime.date | None,
     now: datetime.datetime,
-) -> PlacementPlan | None:
-    """What ``record_placement`` would write; nothing saved. None when the end date typed cannot
-    give a plan (the service would refuse it)."""
-    planned_end = planned_coverage_end(product=product, placed_on=placed_on)
-    overridden = covers_until is not None and covers_until != planned_end
-    end = covers_until if covers_until is not None and overridden else planned_end
-    if end <= placed_on:
-        return None
+) -> PlacementPlan:
+    """What ``record_placement`` would write; nothing saved. A ``ValidationError`` when the days
+    typed cannot give a plan (the service refuses them in the same words)."""
+    end, overridden = placement_coverage_end(
+        patient=patient, product=product, placed_on=placed_on, covers_until=covers_until
+    )
     rows = [
         PlannedVisitRow(visit=visit, reminders=outbox.plan_visit_reminders(visit, now=now))
         for visit in unsaved_visits(patient=patient, product=product, placed_on=placed_on, covers_until=end)

@@ -1,10 +1,12 @@
-"""What several services need: a model's own checks before saving, the patient row lock, and
-cancelling visits together with their reminders (and their history rows, ``patients.audit``)."""
+"""What several services need: a model's own checks before saving (and text every database can
+store), the patient row lock, and cancelling visits together with their reminders (and their
+history rows, ``patients.audit``)."""
 
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from patients import audit, outbox
@@ -13,8 +15,21 @@ from patients.models import Patient, Reminder, Visit
 
 def save_checked(instance: Any, **clean_options: Any) -> None:
     """Run the model's own checks (field limits, constraints) before saving, for a clear message."""
+    refuse_nul_characters(instance)
     instance.full_clean(**clean_options)
     instance.save()
+
+
+def refuse_nul_characters(instance: Model) -> None:
+    """PostgreSQL cannot store a NUL character in text, nor look one up, where SQLite can: refused
+    on both, by field, before any query."""
+    for field in instance._meta.concrete_fields:
+        refuse_nul(field.name, getattr(instance, field.attname))
+
+
+def refuse_nul(field: str, value: object) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError({field: "Remove the NUL character (\\0) from this text."})
 
 
 def locked_patient(patient: Patient) -> Patient:

@@ -20,7 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patients import audit, formats, outbox, reminder_timing, schedule
+from patients import audit, bounds, formats, outbox, reminder_timing, schedule
 from patients.models import CheckResult, Clinic, NaloxoneChallenge, Patient, Placement, Product, Reminder, Visit
 from patients.patient_services import (
     PATIENT_DETAILS,
@@ -32,10 +32,10 @@ from patients.patient_services import (
     update_patient,
     withdraw_email_consent,
 )
-from patients.placement_plan import planned_coverage_end, unsaved_visits
+from patients.placement_plan import placement_coverage_end, planned_coverage_end, unsaved_visits
 from patients.roles import Action, may, require
-from patients.selectors import clinic_today, coverage_spans, schedule_rules
-from patients.service_base import cancel_visits, locked_patient, save_checked
+from patients.selectors import coverage_spans, schedule_rules
+from patients.service_base import cancel_visits, locked_patient, refuse_nul_characters, save_checked
 from patients.therapy_services import (
     create_therapy_group,
     log_group_attendance,
@@ -135,6 +135,9 @@ def record_placement(
         if naloxone_waiver_reason.strip() or early_renewal_reason.strip() or covers_until_override_reason.strip():
             require(by, Action.CLINICAL_OVERRIDE, patient.clinic)
         rules = schedule_rules()
+        covers_until, overridden = placement_coverage_end(
+            patient=patient, product=product, placed_on=placed_on, covers_until=covers_until
+        )
         _check_placement(
             patient=patient,
             product=product,
@@ -148,21 +151,18 @@ def record_placement(
             early_renewal_reason=early_renewal_reason,
             rules=rules,
         )
-        planned_end = planned_coverage_end(product=product, placed_on=placed_on)
-        if covers_until is not None and covers_until != planned_end:
-            if covers_until <= placed_on:
-                raise ValidationError({"covers_until": "Coverage must end after the placement day."})
-            if not covers_until_override_reason.strip():
-                raise ValidationError(
-                    {
-                        "covers_until_override_reason": (
-                            f"{product.name} covers until {formats.day(planned_end)}; "
-                            "give the clinical reason for a different end date."
-                        )
-                    }
-                )
-        else:
-            covers_until, covers_until_override_reason = planned_end, ""
+        if overridden and not covers_until_override_reason.strip():
+            planned_end = planned_coverage_end(product=product, placed_on=placed_on)
+            raise ValidationError(
+                {
+                    "covers_until_override_reason": (
+                        f"{product.name} covers until {formats.day(planned_end)}; "
+                        "give the clinical reason for a different end date."
+                    )
+                }
+            )
+        if not overridden:
+            covers_until_override_reason = ""
         placement = Placement(
             patient=patient,
             product=product,
@@ -214,8 +214,6 @@ def _check_placement(
         errors["product"] = "This product is not in this clinic's catalogue."
     elif not product.is_active:
         errors["product"] = "This product is no longer in use; choose another."
-    if placed_on > clinic_today(patient.clinic):
-        errors["placed_on"] = "A placement cannot be dated in the future. Record it on the day it is done."
     spans = coverage_spans(patient)
     previous = max(spans, key=lambda span: span.placed_on, default=None)
     if previous and placed_on <= previous.placed_on:
@@ -258,12 +256,12 @@ def record_removal(
             raise ValidationError(f"This placement was already removed on {formats.day(placement.removed_on)}.")
         if removed_on < placement.placed_on:
             raise ValidationError({"removed_on": "The removal cannot come before the placement."})
-        if removed_on > clinic_today(patient.clinic):
-            raise ValidationError({"removed_on": "The removal date cannot be in the future."})
+        bounds.check_happened(bounds.REMOVAL, day=removed_on, clinic=patient.clinic, field="removed_on")
         if not reason.strip():
             raise ValidationError({"removal_reason": "Say why the implant was removed."})
         placement.removed_on = removed_on
         placement.removal_reason = reason.strip()
+        refuse_nul_characters(placement)
         placement.save(update_fields=["removed_on", "removal_reason"])
         cancel_visits(
             placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on),
@@ -304,8 +302,7 @@ def complete_visit(
                     )
                 }
             )
-        if completed_on > clinic_today(visit.patient.clinic):
-            raise ValidationError({"completed_on": "A visit cannot be recorded as done in the future."})
+        bounds.check_happened(bounds.VISIT, day=completed_on, clinic=visit.patient.clinic, field="completed_on")
         for name, value in findings.items():
             setattr(visit, name, value)
         if visit.phq9_item9 is not None and visit.phq9_total is not None and visit.phq9_item9 > visit.phq9_total:
@@ -341,7 +338,8 @@ def reschedule_visit(
         now = timezone.now()
         if appointment_at <= now and visit.status == Visit.Status.MISSED:
             raise ValidationError({"appointment_at": "Book a missed visit again for a time still to come."})
-        day = timezone.localtime(appointment_at, visit.patient.clinic.zone).date()
+        bounds.check_appointment(appointment_at=appointment_at, clinic=visit.patient.clinic)
+        day = bounds.clinic_day(appointment_at, visit.patient.clinic)
         inside = schedule.is_inside_window(day=day, window_start=visit.window_start, window_end=visit.window_end)
         if not inside and not override_reason.strip():
             opens = "The renewal window opens" if visit.kind == Visit.Kind.RENEWAL else "This visit's window runs from"
@@ -367,6 +365,7 @@ def reschedule_visit(
             )
             visit.status = Visit.Status.SCHEDULED
         visit.appointment_override_reason = "" if inside else override_reason.strip()
+        refuse_nul_characters(visit)
         if changed:
             visit.appointment_at = appointment_at
             visit.confirmed_at = None  # a confirmation was for the old time
@@ -388,6 +387,8 @@ def reschedule_visit(
 
 
 def cancel_visit(*, visit: Visit, reason: str = Visit.CancelReason.CLINIC, by: User | None = None) -> Visit:
+    if reason not in Visit.CancelReason.values:
+        raise ValidationError({"cancel_reason": f"{reason!r} is not a reason to cancel a visit."})
     with transaction.atomic():
         visit = Visit.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pk)
         require(by, Action.BOOK_VISITS, visit.patient.clinic)

@@ -7,15 +7,14 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from patients import bounds
 from patients.models import Clinic, Patient, TherapyGroup, TherapySession
 from patients.roles import Action, require
-from patients.selectors import clinic_today
-from patients.service_base import save_checked
+from patients.service_base import refuse_nul, save_checked
 
 
 def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
-    if held_on > clinic_today(clinic):
-        raise ValidationError({"held_on": "Attendance can only be logged for a session that has taken place."})
+    bounds.check_happened(bounds.SESSION, day=held_on, clinic=clinic, field="held_on")
 
 
 def log_therapy_session(
@@ -84,6 +83,7 @@ def log_group_attendance(
 def _check_group_name(*, clinic: Clinic, name: str, group: TherapyGroup | None = None) -> str:
     """The name, trimmed; two groups of one clinic may not share it (the database agrees)."""
     name = name.strip()
+    refuse_nul("name", name)  # before the query below, which PostgreSQL would fail on
     if not name:
         raise ValidationError({"name": "Give the group a name."})
     namesakes = TherapyGroup.objects.filter(clinic=clinic, name=name)

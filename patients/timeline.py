@@ -113,7 +113,8 @@ def lapses_between(
     ordered = sorted(spans, key=lambda span: span.placed_on)
     gaps = []
     for earlier, later in itertools.pairwise(ordered):
-        if later.placed_on > earlier.ends_on + DAY:
+        # Counted as a difference, so that a dose ending on the calendar's last day adds no day to it.
+        if (later.placed_on - earlier.ends_on).days > 1:
             gaps.append((earlier.ends_on + DAY, later.placed_on - DAY))
     if ordered and lapse_until is not None and lapse_until > ordered[-1].ends_on:
         gaps.append((ordered[-1].ends_on + DAY, lapse_until))
@@ -123,11 +124,15 @@ def lapses_between(
 def date_range(
     spans: Sequence[Span], events: Sequence[Event], *, today: datetime.date
 ) -> tuple[datetime.date, datetime.date]:
-    """From the first placement (or three months back) to past the last date that matters."""
+    """From the first placement (or three months back) to past the last date that matters.
+
+    Each date is held inside the picture's limits before the margins are added, so that a row dated
+    at either end of the calendar (saved before dates were bounded) still gives a picture."""
+    earliest, latest = today - MAX_PAST, today + MAX_FUTURE
     days = [today, *(span.placed_on for span in spans), *(span.ends_on for span in spans)]
-    days += [event.day for event in events]
-    starts_on = max(min(days) - MARGIN, today - MAX_PAST)
-    ends_on = min(max(days) + MARGIN, today + MAX_FUTURE)
+    days = [min(max(day, earliest), latest) for day in [*days, *(event.day for event in events)]]
+    starts_on = max(min(days) - MARGIN, earliest)
+    ends_on = min(max(days) + MARGIN, latest)
     if ends_on - starts_on < MIN_SPAN:
         starts_on = min(starts_on, ends_on - MIN_SPAN)
     return starts_on, ends_on
@@ -153,7 +158,7 @@ def build_timeline(
     def box(first: datetime.date, last: datetime.date, label: str) -> Box | None:
         if last < starts_on or first > ends_on:
             return None
-        left, right = x(first), x(last + DAY)
+        left, right = x(first), x(min(last, ends_on) + DAY)
         return Box(x=left, width=round(max(right - left, 1.0), 1), label=label)
 
     def marks(events: Sequence[Event]) -> list[Mark]:

@@ -357,6 +357,10 @@ INDUCTION_MIN_OPIOID_FREE_DAYS = _env_int("INDUCTION_MIN_OPIOID_FREE_DAYS", 7, m
 ALT_UPPER_LIMIT_OF_NORMAL = _env_int("ALT_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
 AST_UPPER_LIMIT_OF_NORMAL = _env_int("AST_UPPER_LIMIT_OF_NORMAL", 40, minimum=1)
 LIVER_FLAG_MULTIPLE = _env_int("LIVER_FLAG_MULTIPLE", 3, minimum=1)
+# How far ahead a typed date may reach, in months: a placement's coverage end (from the product or a
+# clinician's override), an appointment, a day to phone again. Beyond it a date is a typing mistake,
+# and a coverage end years away would plan hundreds of visits and reminders.
+MAX_COVERAGE_MONTHS = _env_int("MAX_COVERAGE_MONTHS", 12, minimum=1)
 
 # Reminders (README "Reminders"). Times are clinic-local; a clinic may set its own daytime hours.
 # The local time at which a reminder goes out on its day.

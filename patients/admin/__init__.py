@@ -7,6 +7,6 @@ log are for reading only (``patients.admin.audit_trail``). Importing the modules
 registers their admins.
 """
 
-from patients.admin import audit_trail, clinics, records
+from patients.admin import accounts, audit_trail, clinics, records
 
-__all__ = ["audit_trail", "clinics", "records"]
+__all__ = ["accounts", "audit_trail", "clinics", "records"]

@@ -5,9 +5,11 @@ Every member of a clinic sees its rows; adding and changing a model's rows needs
 its admin names (``ClinicScopedAdmin.action``, from ``patients.roles``), in the row's clinic.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
@@ -15,6 +17,8 @@ from django.http import HttpRequest
 
 from patients import roles
 from patients.access import history_clinics, member_clinics
+from patients.bounds import is_row_id
+from patients.forms import BoundedModelMultipleChoiceField
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.
@@ -74,7 +78,42 @@ def scoped_choices(model: type[Model], request: HttpRequest) -> QuerySet[Any]:
     return rows.filter(**{f"{CLINIC_LOOKUPS[model]}__in": clinic_ids})
 
 
-class ClinicScopedAdmin(admin.ModelAdmin):
+class BoundedAutocompleteSelect(AutocompleteSelect):
+    """The admin's search-as-you-type box, shown again after a refusal: it looks up only the ids
+    that a row could have, where Django's own would query with whatever was posted."""
+
+    def optgroups(self, name: str, value: Sequence[str], attrs: dict[str, Any] | None = None) -> Any:
+        return super().optgroups(name, [each for each in value if is_row_id(each)], attrs)
+
+
+class BoundedAutocompleteSelectMultiple(AutocompleteSelectMultiple):
+    def optgroups(self, name: str, value: Sequence[str], attrs: dict[str, Any] | None = None) -> Any:
+        return super().optgroups(name, [each for each in value if is_row_id(each)], attrs)
+
+
+class BoundedRelations(admin.ModelAdmin):
+    """Relation fields that refuse (and show again) ids no row can have, instead of querying with them."""
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget", BoundedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(
+        self, db_field: ManyToManyField, request: HttpRequest, **kwargs: Any
+    ) -> ModelMultipleChoiceField | None:
+        if db_field.name in self.get_autocomplete_fields(request):
+            widget = BoundedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+            kwargs.setdefault("widget", widget)
+        kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ClinicScopedAdmin(BoundedRelations):
     """Access through Membership, whatever the Django model permissions say.
 
     A superuser sees everything. Other staff see only the rows of the clinics they work for, add
@@ -91,6 +130,22 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return rows
         return rows.filter(**{f"{CLINIC_LOOKUPS[self.model]}__in": member_clinic_ids(request)})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        """None (the admin's "not found") for an id no row can have, and for an empty ``_to_field``."""
+        if not from_field and not is_row_id(object_id):
+            return None
+        return super().get_object(request, object_id, from_field or None)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """Values from the address (``?patient=12``), leaving out ids that no row can have."""
+        initial = super().get_changeform_initial_data(request)
+        relations = {field.name for field in self.model._meta.get_fields() if field.is_relation}
+
+        def possible(value: Any) -> bool:
+            return all(is_row_id(each) for each in (value if isinstance(value, list) else [value]))
+
+        return {name: value for name, value in initial.items() if name not in relations or possible(value)}
 
     def may_access(self, request: HttpRequest, obj: Model | None = None) -> bool:
         if request.user.is_superuser:

@@ -17,7 +17,8 @@ RelatedOnly = admin.RelatedOnlyFieldListFilter
 
 @admin.register(Clinic)
 class ClinicAdmin(SuperuserManagedAdmin, ScopedHistoryAdmin):
-    list_display = ("name", "time_zone", "phone", "reply_to_email")
+    form = admin_forms.ClinicForm
+    list_display = ("name", "time_zone", "first_year", "phone", "reply_to_email")
     list_filter = ("time_zone",)
     search_fields = ("name",)
 
@@ -35,6 +36,7 @@ class MembershipAdmin(ManagerAdmin, ScopedHistoryAdmin):
 class ProductAdmin(ManagerAdmin, ScopedHistoryAdmin):
     # A product's coverage plans every future placement of it: the catalogue is a manager's.
     action = roles.Action.MANAGE_CATALOGUE
+    form = admin_forms.ProductForm
     list_display = ("name", "clinic", "formulation", "coverage_length", "coverage_unit", "is_active")
     list_select_related = ("clinic",)
     list_filter = ("formulation", "is_active", ("clinic", RelatedOnly))

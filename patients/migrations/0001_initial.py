@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,442 +18,1186 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Clinic',
+            name="Clinic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('time_zone', models.CharField(default='Europe/London', max_length=64, validators=[patients.models.validate_time_zone])),
-                ('phone', models.CharField(max_length=40)),
-                ('address', models.TextField(blank=True)),
-                ('reply_to_email', models.EmailField(blank=True, max_length=254)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="Europe/London", max_length=64, validators=[patients.models.validate_time_zone]
+                    ),
+                ),
+                ("phone", models.CharField(max_length=40)),
+                ("address", models.TextField(blank=True)),
+                ("reply_to_email", models.EmailField(blank=True, max_length=254)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalPatient',
+            name="HistoricalPatient",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('uuid', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('record_number', models.CharField(help_text="The clinic's own record number.", max_length=40)),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('email_consent', models.BooleanField(default=False, help_text='The patient agreed to email reminders.')),
-                ('email_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('discharged', 'Discharged'), ('lost_to_follow_up', 'Lost to follow-up')], default='active', max_length=20)),
-                ('discharged_on', models.DateField(blank=True, null=True)),
-                ('treats', models.CharField(choices=[('opioids', 'Opioids'), ('alcohol', 'Alcohol'), ('both', 'Opioids and alcohol')], default='opioids', max_length=10)),
-                ('liver_condition', models.BooleanField(default=False, help_text='A liver condition known before treatment.')),
-                ('liver_condition_note', models.TextField(blank=True)),
-                ('emergency_contact_name', models.CharField(blank=True, max_length=200)),
-                ('emergency_contact_phone', models.CharField(blank=True, max_length=40)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('clinic', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.clinic')),
-                ('counsellor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("uuid", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("record_number", models.CharField(help_text="The clinic's own record number.", max_length=40)),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                (
+                    "email_consent",
+                    models.BooleanField(default=False, help_text="The patient agreed to email reminders."),
+                ),
+                ("email_consent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("discharged", "Discharged"),
+                            ("lost_to_follow_up", "Lost to follow-up"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("discharged_on", models.DateField(blank=True, null=True)),
+                (
+                    "treats",
+                    models.CharField(
+                        choices=[("opioids", "Opioids"), ("alcohol", "Alcohol"), ("both", "Opioids and alcohol")],
+                        default="opioids",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "liver_condition",
+                    models.BooleanField(default=False, help_text="A liver condition known before treatment."),
+                ),
+                ("liver_condition_note", models.TextField(blank=True)),
+                ("emergency_contact_name", models.CharField(blank=True, max_length=200)),
+                ("emergency_contact_phone", models.CharField(blank=True, max_length=40)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.clinic",
+                    ),
+                ),
+                (
+                    "counsellor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical patient',
-                'verbose_name_plural': 'historical patients',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='Patient',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('record_number', models.CharField(help_text="The clinic's own record number.", max_length=40)),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('email_consent', models.BooleanField(default=False, help_text='The patient agreed to email reminders.')),
-                ('email_consent_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('discharged', 'Discharged'), ('lost_to_follow_up', 'Lost to follow-up')], default='active', max_length=20)),
-                ('discharged_on', models.DateField(blank=True, null=True)),
-                ('treats', models.CharField(choices=[('opioids', 'Opioids'), ('alcohol', 'Alcohol'), ('both', 'Opioids and alcohol')], default='opioids', max_length=10)),
-                ('liver_condition', models.BooleanField(default=False, help_text='A liver condition known before treatment.')),
-                ('liver_condition_note', models.TextField(blank=True)),
-                ('emergency_contact_name', models.CharField(blank=True, max_length=200)),
-                ('emergency_contact_phone', models.CharField(blank=True, max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='patients.clinic')),
-                ('counsellor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='counselled_patients', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'ordering': ['last_name', 'first_name'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Placement',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('placed_on', models.DateField()),
-                ('dose_mg', models.DecimalField(blank=True, decimal_places=1, max_digits=7, null=True)),
-                ('lot_number', models.CharField(blank=True, max_length=60)),
-                ('body_site', models.CharField(blank=True, choices=[('abdomen_left', 'Lower abdomen, left'), ('abdomen_right', 'Lower abdomen, right'), ('gluteal_left', 'Buttock, left'), ('gluteal_right', 'Buttock, right'), ('arm_left', 'Upper arm, left'), ('arm_right', 'Upper arm, right'), ('other', 'Other (see notes)')], max_length=20)),
-                ('opioid_free_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('urine_screen', models.CharField(choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done')], default='not_done', max_length=10)),
-                ('naloxone_challenge', models.CharField(choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done'), ('waived', 'Waived (reason given)')], default='not_done', max_length=10)),
-                ('naloxone_waiver_reason', models.TextField(blank=True)),
-                ('covers_until', models.DateField(help_text='The last day of protection: from the product, or overridden.')),
-                ('covers_until_override_reason', models.TextField(blank=True)),
-                ('early_renewal_reason', models.TextField(blank=True, help_text='Why a renewal was placed before its window.')),
-                ('removed_on', models.DateField(blank=True, null=True)),
-                ('removal_reason', models.TextField(blank=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='placements', to='patients.patient')),
-                ('placed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'ordering': ['-placed_on'],
-                'get_latest_by': 'placed_on',
-            },
-        ),
-        migrations.CreateModel(
-            name='HistoricalVisit',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('uuid', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('kind', models.CharField(choices=[('monitoring', 'Monitoring'), ('renewal', 'Renewal')], max_length=20)),
-                ('due_on', models.DateField()),
-                ('window_start', models.DateField()),
-                ('window_end', models.DateField()),
-                ('appointment_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment_override_reason', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=20)),
-                ('cancel_reason', models.CharField(blank=True, choices=[('superseded', 'Superseded by a new placement'), ('removed', 'Implant removed'), ('discharged', 'Patient discharged'), ('clinic', 'Cancelled by the clinic')], max_length=20)),
-                ('completed_on', models.DateField(blank=True, null=True)),
-                ('site_check', models.CharField(blank=True, choices=[('normal', 'Healing well'), ('redness', 'Redness or swelling'), ('infection', 'Signs of infection'), ('extrusion', 'Implant working out'), ('not_checked', 'Not checked')], max_length=20)),
-                ('alt_u_per_l', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10000, 'ALT above 10,000 U/L is not a plausible result: check the units.')], verbose_name='ALT (U/L)')),
-                ('ast_u_per_l', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10000, 'AST above 10,000 U/L is not a plausible result: check the units.')], verbose_name='AST (U/L)')),
-                ('phq9_total', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(27, 'The PHQ-9 total is a score from 0 to 27.')], verbose_name='PHQ-9 total')),
-                ('phq9_item9', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(3, 'PHQ-9 item 9 is scored from 0 to 3.')], verbose_name='PHQ-9 item 9')),
-                ('gad7_total', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(21, 'The GAD-7 total is a score from 0 to 21.')], verbose_name='GAD-7 total')),
-                ('urine_drug_screen', models.CharField(blank=True, choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done')], max_length=10)),
-                ('cravings', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10, 'Cravings are rated from 0 to 10.')], verbose_name='Cravings (0 to 10)')),
-                ('substance_use', models.CharField(blank=True, choices=[('none', 'None reported'), ('opioids', 'Opioids'), ('alcohol', 'Alcohol'), ('other', 'Other substances'), ('several', 'More than one')], max_length=10, verbose_name='Substance use since last visit')),
-                ('adverse_events', models.TextField(blank=True)),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('seen_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.patient')),
-                ('placement', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.placement')),
-            ],
-            options={
-                'verbose_name': 'historical visit',
-                'verbose_name_plural': 'historical visits',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical patient",
+                "verbose_name_plural": "historical patients",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('formulation', models.CharField(choices=[('implant', 'Implant'), ('injection', 'Injection'), ('tablet', 'Tablet')], default='implant', max_length=20)),
-                ('coverage_length', models.PositiveSmallIntegerField(help_text='How long one dose protects, in the unit beside it.')),
-                ('coverage_unit', models.CharField(choices=[('months', 'Months'), ('weeks', 'Weeks')], default='months', max_length=10)),
-                ('renewal_window_lead_days', models.PositiveSmallIntegerField(default=patients.models.default_renewal_lead_days, help_text='Days before coverage ends from which the renewal may be booked.')),
-                ('is_active', models.BooleanField(default=True, help_text='Inactive products stay on old placements only.')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='patients.clinic')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("record_number", models.CharField(help_text="The clinic's own record number.", max_length=40)),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                (
+                    "email_consent",
+                    models.BooleanField(default=False, help_text="The patient agreed to email reminders."),
+                ),
+                ("email_consent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("discharged", "Discharged"),
+                            ("lost_to_follow_up", "Lost to follow-up"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("discharged_on", models.DateField(blank=True, null=True)),
+                (
+                    "treats",
+                    models.CharField(
+                        choices=[("opioids", "Opioids"), ("alcohol", "Alcohol"), ("both", "Opioids and alcohol")],
+                        default="opioids",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "liver_condition",
+                    models.BooleanField(default=False, help_text="A liver condition known before treatment."),
+                ),
+                ("liver_condition_note", models.TextField(blank=True)),
+                ("emergency_contact_name", models.CharField(blank=True, max_length=200)),
+                ("emergency_contact_phone", models.CharField(blank=True, max_length=40)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="patients", to="patients.clinic"
+                    ),
+                ),
+                (
+                    "counsellor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="counselled_patients",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic', 'name'],
+                "ordering": ["last_name", "first_name"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Placement",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("placed_on", models.DateField()),
+                ("dose_mg", models.DecimalField(blank=True, decimal_places=1, max_digits=7, null=True)),
+                ("lot_number", models.CharField(blank=True, max_length=60)),
+                (
+                    "body_site",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("abdomen_left", "Lower abdomen, left"),
+                            ("abdomen_right", "Lower abdomen, right"),
+                            ("gluteal_left", "Buttock, left"),
+                            ("gluteal_right", "Buttock, right"),
+                            ("arm_left", "Upper arm, left"),
+                            ("arm_right", "Upper arm, right"),
+                            ("other", "Other (see notes)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("opioid_free_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "urine_screen",
+                    models.CharField(
+                        choices=[("negative", "Negative"), ("positive", "Positive"), ("not_done", "Not done")],
+                        default="not_done",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "naloxone_challenge",
+                    models.CharField(
+                        choices=[
+                            ("negative", "Negative"),
+                            ("positive", "Positive"),
+                            ("not_done", "Not done"),
+                            ("waived", "Waived (reason given)"),
+                        ],
+                        default="not_done",
+                        max_length=10,
+                    ),
+                ),
+                ("naloxone_waiver_reason", models.TextField(blank=True)),
+                (
+                    "covers_until",
+                    models.DateField(help_text="The last day of protection: from the product, or overridden."),
+                ),
+                ("covers_until_override_reason", models.TextField(blank=True)),
+                (
+                    "early_renewal_reason",
+                    models.TextField(blank=True, help_text="Why a renewal was placed before its window."),
+                ),
+                ("removed_on", models.DateField(blank=True, null=True)),
+                ("removal_reason", models.TextField(blank=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="placements", to="patients.patient"
+                    ),
+                ),
+                (
+                    "placed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-placed_on"],
+                "get_latest_by": "placed_on",
+            },
+        ),
+        migrations.CreateModel(
+            name="HistoricalVisit",
+            fields=[
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("uuid", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "kind",
+                    models.CharField(choices=[("monitoring", "Monitoring"), ("renewal", "Renewal")], max_length=20),
+                ),
+                ("due_on", models.DateField()),
+                ("window_start", models.DateField()),
+                ("window_end", models.DateField()),
+                ("appointment_at", models.DateTimeField(blank=True, null=True)),
+                ("appointment_override_reason", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "cancel_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("superseded", "Superseded by a new placement"),
+                            ("removed", "Implant removed"),
+                            ("discharged", "Patient discharged"),
+                            ("clinic", "Cancelled by the clinic"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("completed_on", models.DateField(blank=True, null=True)),
+                (
+                    "site_check",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("normal", "Healing well"),
+                            ("redness", "Redness or swelling"),
+                            ("infection", "Signs of infection"),
+                            ("extrusion", "Implant working out"),
+                            ("not_checked", "Not checked"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "alt_u_per_l",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(
+                                10000, "ALT above 10,000 U/L is not a plausible result: check the units."
+                            )
+                        ],
+                        verbose_name="ALT (U/L)",
+                    ),
+                ),
+                (
+                    "ast_u_per_l",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(
+                                10000, "AST above 10,000 U/L is not a plausible result: check the units."
+                            )
+                        ],
+                        verbose_name="AST (U/L)",
+                    ),
+                ),
+                (
+                    "phq9_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(27, "The PHQ-9 total is a score from 0 to 27.")
+                        ],
+                        verbose_name="PHQ-9 total",
+                    ),
+                ),
+                (
+                    "phq9_item9",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(3, "PHQ-9 item 9 is scored from 0 to 3.")
+                        ],
+                        verbose_name="PHQ-9 item 9",
+                    ),
+                ),
+                (
+                    "gad7_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(21, "The GAD-7 total is a score from 0 to 21.")
+                        ],
+                        verbose_name="GAD-7 total",
+                    ),
+                ),
+                (
+                    "urine_drug_screen",
+                    models.CharField(
+                        blank=True,
+                        choices=[("negative", "Negative"), ("positive", "Positive"), ("not_done", "Not done")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "cravings",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MaxValueValidator(10, "Cravings are rated from 0 to 10.")],
+                        verbose_name="Cravings (0 to 10)",
+                    ),
+                ),
+                (
+                    "substance_use",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "None reported"),
+                            ("opioids", "Opioids"),
+                            ("alcohol", "Alcohol"),
+                            ("other", "Other substances"),
+                            ("several", "More than one"),
+                        ],
+                        max_length=10,
+                        verbose_name="Substance use since last visit",
+                    ),
+                ),
+                ("adverse_events", models.TextField(blank=True)),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "seen_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "placement",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.placement",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical visit",
+                "verbose_name_plural": "historical visits",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="Product",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "formulation",
+                    models.CharField(
+                        choices=[("implant", "Implant"), ("injection", "Injection"), ("tablet", "Tablet")],
+                        default="implant",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "coverage_length",
+                    models.PositiveSmallIntegerField(help_text="How long one dose protects, in the unit beside it."),
+                ),
+                (
+                    "coverage_unit",
+                    models.CharField(
+                        choices=[("months", "Months"), ("weeks", "Weeks")], default="months", max_length=10
+                    ),
+                ),
+                (
+                    "renewal_window_lead_days",
+                    models.PositiveSmallIntegerField(
+                        default=patients.models.default_renewal_lead_days,
+                        help_text="Days before coverage ends from which the renewal may be booked.",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(default=True, help_text="Inactive products stay on old placements only."),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="products", to="patients.clinic"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["clinic", "name"],
             },
         ),
         migrations.AddField(
-            model_name='placement',
-            name='product',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='placements', to='patients.product'),
+            model_name="placement",
+            name="product",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="placements", to="patients.product"
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalPlacement',
+            name="HistoricalPlacement",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('uuid', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('placed_on', models.DateField()),
-                ('dose_mg', models.DecimalField(blank=True, decimal_places=1, max_digits=7, null=True)),
-                ('lot_number', models.CharField(blank=True, max_length=60)),
-                ('body_site', models.CharField(blank=True, choices=[('abdomen_left', 'Lower abdomen, left'), ('abdomen_right', 'Lower abdomen, right'), ('gluteal_left', 'Buttock, left'), ('gluteal_right', 'Buttock, right'), ('arm_left', 'Upper arm, left'), ('arm_right', 'Upper arm, right'), ('other', 'Other (see notes)')], max_length=20)),
-                ('opioid_free_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('urine_screen', models.CharField(choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done')], default='not_done', max_length=10)),
-                ('naloxone_challenge', models.CharField(choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done'), ('waived', 'Waived (reason given)')], default='not_done', max_length=10)),
-                ('naloxone_waiver_reason', models.TextField(blank=True)),
-                ('covers_until', models.DateField(help_text='The last day of protection: from the product, or overridden.')),
-                ('covers_until_override_reason', models.TextField(blank=True)),
-                ('early_renewal_reason', models.TextField(blank=True, help_text='Why a renewal was placed before its window.')),
-                ('removed_on', models.DateField(blank=True, null=True)),
-                ('removal_reason', models.TextField(blank=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('placed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.patient')),
-                ('product', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.product')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("uuid", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("placed_on", models.DateField()),
+                ("dose_mg", models.DecimalField(blank=True, decimal_places=1, max_digits=7, null=True)),
+                ("lot_number", models.CharField(blank=True, max_length=60)),
+                (
+                    "body_site",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("abdomen_left", "Lower abdomen, left"),
+                            ("abdomen_right", "Lower abdomen, right"),
+                            ("gluteal_left", "Buttock, left"),
+                            ("gluteal_right", "Buttock, right"),
+                            ("arm_left", "Upper arm, left"),
+                            ("arm_right", "Upper arm, right"),
+                            ("other", "Other (see notes)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("opioid_free_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "urine_screen",
+                    models.CharField(
+                        choices=[("negative", "Negative"), ("positive", "Positive"), ("not_done", "Not done")],
+                        default="not_done",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "naloxone_challenge",
+                    models.CharField(
+                        choices=[
+                            ("negative", "Negative"),
+                            ("positive", "Positive"),
+                            ("not_done", "Not done"),
+                            ("waived", "Waived (reason given)"),
+                        ],
+                        default="not_done",
+                        max_length=10,
+                    ),
+                ),
+                ("naloxone_waiver_reason", models.TextField(blank=True)),
+                (
+                    "covers_until",
+                    models.DateField(help_text="The last day of protection: from the product, or overridden."),
+                ),
+                ("covers_until_override_reason", models.TextField(blank=True)),
+                (
+                    "early_renewal_reason",
+                    models.TextField(blank=True, help_text="Why a renewal was placed before its window."),
+                ),
+                ("removed_on", models.DateField(blank=True, null=True)),
+                ("removal_reason", models.TextField(blank=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "placed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.product",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical placement',
-                'verbose_name_plural': 'historical placements',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical placement",
+                "verbose_name_plural": "historical placements",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='TherapyGroup',
+            name="TherapyGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('facilitator', models.CharField(blank=True, max_length=200)),
-                ('meets', models.CharField(blank=True, help_text='When the group meets, e.g. Tuesdays 18:00.', max_length=120)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='therapy_groups', to='patients.clinic')),
-                ('members', models.ManyToManyField(blank=True, related_name='therapy_groups', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                ("facilitator", models.CharField(blank=True, max_length=200)),
+                (
+                    "meets",
+                    models.CharField(
+                        blank=True, help_text="When the group meets, e.g. Tuesdays 18:00.", max_length=120
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="therapy_groups",
+                        to="patients.clinic",
+                    ),
+                ),
+                ("members", models.ManyToManyField(blank=True, related_name="therapy_groups", to="patients.patient")),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='TherapySession',
+            name="TherapySession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('kind', models.CharField(choices=[('individual', 'Individual'), ('group', 'Group')], max_length=20)),
-                ('held_on', models.DateField()),
-                ('status', models.CharField(choices=[('attended', 'Attended'), ('missed', 'Missed'), ('excused', 'Excused'), ('cancelled', 'Cancelled by clinic')], max_length=20)),
-                ('note', models.TextField(blank=True)),
-                ('counsellor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='patients.therapygroup')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='therapy_sessions', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("kind", models.CharField(choices=[("individual", "Individual"), ("group", "Group")], max_length=20)),
+                ("held_on", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("attended", "Attended"),
+                            ("missed", "Missed"),
+                            ("excused", "Excused"),
+                            ("cancelled", "Cancelled by clinic"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "counsellor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="patients.therapygroup",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="therapy_sessions",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-held_on'],
+                "ordering": ["-held_on"],
             },
         ),
         migrations.CreateModel(
-            name='Visit',
+            name="Visit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('kind', models.CharField(choices=[('monitoring', 'Monitoring'), ('renewal', 'Renewal')], max_length=20)),
-                ('due_on', models.DateField()),
-                ('window_start', models.DateField()),
-                ('window_end', models.DateField()),
-                ('appointment_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment_override_reason', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=20)),
-                ('cancel_reason', models.CharField(blank=True, choices=[('superseded', 'Superseded by a new placement'), ('removed', 'Implant removed'), ('discharged', 'Patient discharged'), ('clinic', 'Cancelled by the clinic')], max_length=20)),
-                ('completed_on', models.DateField(blank=True, null=True)),
-                ('site_check', models.CharField(blank=True, choices=[('normal', 'Healing well'), ('redness', 'Redness or swelling'), ('infection', 'Signs of infection'), ('extrusion', 'Implant working out'), ('not_checked', 'Not checked')], max_length=20)),
-                ('alt_u_per_l', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10000, 'ALT above 10,000 U/L is not a plausible result: check the units.')], verbose_name='ALT (U/L)')),
-                ('ast_u_per_l', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10000, 'AST above 10,000 U/L is not a plausible result: check the units.')], verbose_name='AST (U/L)')),
-                ('phq9_total', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(27, 'The PHQ-9 total is a score from 0 to 27.')], verbose_name='PHQ-9 total')),
-                ('phq9_item9', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(3, 'PHQ-9 item 9 is scored from 0 to 3.')], verbose_name='PHQ-9 item 9')),
-                ('gad7_total', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(21, 'The GAD-7 total is a score from 0 to 21.')], verbose_name='GAD-7 total')),
-                ('urine_drug_screen', models.CharField(blank=True, choices=[('negative', 'Negative'), ('positive', 'Positive'), ('not_done', 'Not done')], max_length=10)),
-                ('cravings', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MaxValueValidator(10, 'Cravings are rated from 0 to 10.')], verbose_name='Cravings (0 to 10)')),
-                ('substance_use', models.CharField(blank=True, choices=[('none', 'None reported'), ('opioids', 'Opioids'), ('alcohol', 'Alcohol'), ('other', 'Other substances'), ('several', 'More than one')], max_length=10, verbose_name='Substance use since last visit')),
-                ('adverse_events', models.TextField(blank=True)),
-                ('notes', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits', to='patients.patient')),
-                ('placement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits', to='patients.placement')),
-                ('seen_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "kind",
+                    models.CharField(choices=[("monitoring", "Monitoring"), ("renewal", "Renewal")], max_length=20),
+                ),
+                ("due_on", models.DateField()),
+                ("window_start", models.DateField()),
+                ("window_end", models.DateField()),
+                ("appointment_at", models.DateTimeField(blank=True, null=True)),
+                ("appointment_override_reason", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "cancel_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("superseded", "Superseded by a new placement"),
+                            ("removed", "Implant removed"),
+                            ("discharged", "Patient discharged"),
+                            ("clinic", "Cancelled by the clinic"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("completed_on", models.DateField(blank=True, null=True)),
+                (
+                    "site_check",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("normal", "Healing well"),
+                            ("redness", "Redness or swelling"),
+                            ("infection", "Signs of infection"),
+                            ("extrusion", "Implant working out"),
+                            ("not_checked", "Not checked"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "alt_u_per_l",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(
+                                10000, "ALT above 10,000 U/L is not a plausible result: check the units."
+                            )
+                        ],
+                        verbose_name="ALT (U/L)",
+                    ),
+                ),
+                (
+                    "ast_u_per_l",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(
+                                10000, "AST above 10,000 U/L is not a plausible result: check the units."
+                            )
+                        ],
+                        verbose_name="AST (U/L)",
+                    ),
+                ),
+                (
+                    "phq9_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(27, "The PHQ-9 total is a score from 0 to 27.")
+                        ],
+                        verbose_name="PHQ-9 total",
+                    ),
+                ),
+                (
+                    "phq9_item9",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(3, "PHQ-9 item 9 is scored from 0 to 3.")
+                        ],
+                        verbose_name="PHQ-9 item 9",
+                    ),
+                ),
+                (
+                    "gad7_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MaxValueValidator(21, "The GAD-7 total is a score from 0 to 21.")
+                        ],
+                        verbose_name="GAD-7 total",
+                    ),
+                ),
+                (
+                    "urine_drug_screen",
+                    models.CharField(
+                        blank=True,
+                        choices=[("negative", "Negative"), ("positive", "Positive"), ("not_done", "Not done")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "cravings",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MaxValueValidator(10, "Cravings are rated from 0 to 10.")],
+                        verbose_name="Cravings (0 to 10)",
+                    ),
+                ),
+                (
+                    "substance_use",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "None reported"),
+                            ("opioids", "Opioids"),
+                            ("alcohol", "Alcohol"),
+                            ("other", "Other substances"),
+                            ("several", "More than one"),
+                        ],
+                        max_length=10,
+                        verbose_name="Substance use since last visit",
+                    ),
+                ),
+                ("adverse_events", models.TextField(blank=True)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="visits", to="patients.patient"
+                    ),
+                ),
+                (
+                    "placement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="visits", to="patients.placement"
+                    ),
+                ),
+                (
+                    "seen_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_on'],
+                "ordering": ["due_on"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('coordinator', 'Coordinator'), ('clinician', 'Clinician'), ('manager', 'Manager')], default='coordinator', max_length=20)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='patients.clinic')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("coordinator", "Coordinator"), ("clinician", "Clinician"), ("manager", "Manager")],
+                        default="coordinator",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="patients.clinic"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'clinic'), name='membership_unique_user_clinic'), models.CheckConstraint(condition=models.Q(('role__in', ['coordinator', 'clinician', 'manager'])), name='membership_role_valid')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "clinic"), name="membership_unique_user_clinic"),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["coordinator", "clinician", "manager"])),
+                        name="membership_role_valid",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['clinic', 'last_name', 'first_name'], name='patient_clinic_name_idx'),
+            model_name="patient",
+            index=models.Index(fields=["clinic", "last_name", "first_name"], name="patient_clinic_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.UniqueConstraint(fields=('clinic', 'record_number'), name='patient_unique_record_number_per_clinic', violation_error_message='Another patient of this clinic already has this record number.'),
+            model_name="patient",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "record_number"),
+                name="patient_unique_record_number_per_clinic",
+                violation_error_message="Another patient of this clinic already has this record number.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'paused', 'discharged', 'lost_to_follow_up'])), name='patient_status_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "paused", "discharged", "lost_to_follow_up"])),
+                name="patient_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('treats__in', ['opioids', 'alcohol', 'both'])), name='patient_treats_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("treats__in", ["opioids", "alcohol", "both"])), name="patient_treats_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('email_consent', False), ('email_consent_at__isnull', False), _connector='OR'), name='patient_consent_has_time'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("email_consent", False), ("email_consent_at__isnull", False), _connector="OR"),
+                name="patient_consent_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('discharged_on__isnull', False), ('status', 'discharged')), models.Q(models.Q(('status', 'discharged'), _negated=True), ('discharged_on__isnull', True)), _connector='OR'), name='patient_discharged_on_matches_status'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("discharged_on__isnull", False), ("status", "discharged")),
+                    models.Q(models.Q(("status", "discharged"), _negated=True), ("discharged_on__isnull", True)),
+                    _connector="OR",
+                ),
+                name="patient_discharged_on_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='product_unique_name_per_clinic'),
+            model_name="product",
+            constraint=models.UniqueConstraint(fields=("clinic", "name"), name="product_unique_name_per_clinic"),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('coverage_length__gte', 1)), name='product_coverage_positive'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("coverage_length__gte", 1)), name="product_coverage_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('formulation__in', ['implant', 'injection', 'tablet'])), name='product_formulation_valid'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("formulation__in", ["implant", "injection", "tablet"])),
+                name="product_formulation_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('coverage_unit__in', ['months', 'weeks'])), name='product_coverage_unit_valid'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("coverage_unit__in", ["months", "weeks"])), name="product_coverage_unit_valid"
+            ),
         ),
         migrations.AddIndex(
-            model_name='placement',
-            index=models.Index(fields=['patient', '-placed_on'], name='placement_patient_latest_idx'),
+            model_name="placement",
+            index=models.Index(fields=["patient", "-placed_on"], name="placement_patient_latest_idx"),
         ),
         migrations.AddIndex(
-            model_name='placement',
-            index=models.Index(fields=['covers_until'], name='placement_covers_until_idx'),
+            model_name="placement",
+            index=models.Index(fields=["covers_until"], name="placement_covers_until_idx"),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.UniqueConstraint(fields=('patient', 'placed_on'), name='placement_one_per_patient_day', violation_error_message='This patient already has a placement on that day.'),
+            model_name="placement",
+            constraint=models.UniqueConstraint(
+                fields=("patient", "placed_on"),
+                name="placement_one_per_patient_day",
+                violation_error_message="This patient already has a placement on that day.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.CheckConstraint(condition=models.Q(('covers_until__gt', models.F('placed_on'))), name='placement_covers_after_placed'),
+            model_name="placement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("covers_until__gt", models.F("placed_on"))), name="placement_covers_after_placed"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.CheckConstraint(condition=models.Q(('removed_on__isnull', True), ('removed_on__gte', models.F('placed_on')), _connector='OR'), name='placement_removed_after_placed'),
+            model_name="placement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("removed_on__isnull", True), ("removed_on__gte", models.F("placed_on")), _connector="OR"
+                ),
+                name="placement_removed_after_placed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('naloxone_challenge', 'waived'), _negated=True), models.Q(('naloxone_waiver_reason', ''), _negated=True), _connector='OR'), name='placement_waiver_has_reason'),
+            model_name="placement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("naloxone_challenge", "waived"), _negated=True),
+                    models.Q(("naloxone_waiver_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="placement_waiver_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.CheckConstraint(condition=models.Q(('urine_screen__in', ['negative', 'positive', 'not_done'])), name='placement_urine_screen_valid'),
+            model_name="placement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("urine_screen__in", ["negative", "positive", "not_done"])),
+                name="placement_urine_screen_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='placement',
-            constraint=models.CheckConstraint(condition=models.Q(('naloxone_challenge__in', ['negative', 'positive', 'not_done', 'waived'])), name='placement_naloxone_challenge_valid'),
+            model_name="placement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("naloxone_challenge__in", ["negative", "positive", "not_done", "waived"])),
+                name="placement_naloxone_challenge_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='therapygroup',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='therapy_group_unique_name_per_clinic'),
+            model_name="therapygroup",
+            constraint=models.UniqueConstraint(fields=("clinic", "name"), name="therapy_group_unique_name_per_clinic"),
         ),
         migrations.AddIndex(
-            model_name='therapysession',
-            index=models.Index(fields=['patient', 'held_on'], name='therapy_patient_held_on_idx'),
+            model_name="therapysession",
+            index=models.Index(fields=["patient", "held_on"], name="therapy_patient_held_on_idx"),
         ),
         migrations.AddConstraint(
-            model_name='therapysession',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['individual', 'group'])), name='therapy_session_kind_valid'),
+            model_name="therapysession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["individual", "group"])), name="therapy_session_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='therapysession',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['attended', 'missed', 'excused', 'cancelled'])), name='therapy_session_status_valid'),
+            model_name="therapysession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["attended", "missed", "excused", "cancelled"])),
+                name="therapy_session_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='therapysession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('group__isnull', False), ('kind', 'group')), models.Q(('group__isnull', True), ('kind', 'individual')), _connector='OR'), name='therapy_session_group_matches_kind'),
+            model_name="therapysession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("group__isnull", False), ("kind", "group")),
+                    models.Q(("group__isnull", True), ("kind", "individual")),
+                    _connector="OR",
+                ),
+                name="therapy_session_group_matches_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='therapysession',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', False)), fields=('patient', 'group', 'held_on'), name='therapy_session_one_group_entry_per_day'),
+            model_name="therapysession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", False)),
+                fields=("patient", "group", "held_on"),
+                name="therapy_session_one_group_entry_per_day",
+            ),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['status', 'window_end'], name='visit_status_window_end_idx'),
+            model_name="visit",
+            index=models.Index(fields=["status", "window_end"], name="visit_status_window_end_idx"),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['status', 'due_on'], name='visit_status_due_on_idx'),
+            model_name="visit",
+            index=models.Index(fields=["status", "due_on"], name="visit_status_due_on_idx"),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.UniqueConstraint(fields=('placement', 'kind', 'due_on'), name='visit_unique_per_placement_day'),
+            model_name="visit",
+            constraint=models.UniqueConstraint(
+                fields=("placement", "kind", "due_on"), name="visit_unique_per_placement_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['monitoring', 'renewal'])), name='visit_kind_valid'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["monitoring", "renewal"])), name="visit_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'completed', 'missed', 'cancelled'])), name='visit_status_valid'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["scheduled", "completed", "missed", "cancelled"])),
+                name="visit_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('window_start__lte', models.F('due_on')), ('due_on__lte', models.F('window_end'))), name='visit_due_inside_window'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("window_start__lte", models.F("due_on")), ("due_on__lte", models.F("window_end"))),
+                name="visit_due_inside_window",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('cancel_reason__in', ['superseded', 'removed', 'discharged', 'clinic']), ('status', 'cancelled')), models.Q(models.Q(('status', 'cancelled'), _negated=True), ('cancel_reason', '')), _connector='OR'), name='visit_cancel_reason_matches_status'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("cancel_reason__in", ["superseded", "removed", "discharged", "clinic"]),
+                        ("status", "cancelled"),
+                    ),
+                    models.Q(models.Q(("status", "cancelled"), _negated=True), ("cancel_reason", "")),
+                    _connector="OR",
+                ),
+                name="visit_cancel_reason_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('completed_on__isnull', False), ('status', 'completed')), models.Q(models.Q(('status', 'completed'), _negated=True), ('completed_on__isnull', True)), _connector='OR'), name='visit_completed_on_matches_status'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("completed_on__isnull", False), ("status", "completed")),
+                    models.Q(models.Q(("status", "completed"), _negated=True), ("completed_on__isnull", True)),
+                    _connector="OR",
+                ),
+                name="visit_completed_on_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('phq9_total__lte', 27)), name='visit_phq9_total_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("phq9_total__lte", 27)), name="visit_phq9_total_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('phq9_item9__lte', 3)), name='visit_phq9_item9_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("phq9_item9__lte", 3)), name="visit_phq9_item9_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('gad7_total__lte', 21)), name='visit_gad7_total_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("gad7_total__lte", 21)), name="visit_gad7_total_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('cravings__lte', 10)), name='visit_cravings_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(condition=models.Q(("cravings__lte", 10)), name="visit_cravings_range"),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('alt_u_per_l__lte', 10000)), name='visit_alt_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(condition=models.Q(("alt_u_per_l__lte", 10000)), name="visit_alt_range"),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.CheckConstraint(condition=models.Q(('ast_u_per_l__lte', 10000)), name='visit_ast_range'),
+            model_name="visit",
+            constraint=models.CheckConstraint(condition=models.Q(("ast_u_per_l__lte", 10000)), name="visit_ast_range"),
         ),
     ]

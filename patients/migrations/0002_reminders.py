@@ -6,133 +6,240 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0001_initial'),
+        ("patients", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DigestRun',
+            name="DigestRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='PipelineHeartbeat',
+            name="PipelineHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('last_run_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("last_run_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('kind', models.CharField(choices=[('monitoring_3_days', 'Monitoring visit in 3 days'), ('monitoring_1_day', 'Monitoring visit tomorrow'), ('renewal_14_days', 'Renewal in 14 days'), ('renewal_3_days', 'Renewal in 3 days'), ('renewal_1_day', 'Renewal tomorrow'), ('missed_visit', 'Missed visit'), ('visit_cancelled', 'Visit cancelled')], max_length=20)),
-                ('channel', models.CharField(choices=[('email', 'Email')], default='email', max_length=10)),
-                ('send_at', models.DateTimeField(help_text='When the rule says it goes out.')),
-                ('next_attempt_at', models.DateTimeField(help_text='When the dispatcher may next try: later after a failure.')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled'), ('expired', 'Expired')], default='pending', max_length=10)),
-                ('skip_reason', models.CharField(blank=True, choices=[('no_consent', 'No consent to email: phone instead'), ('no_email', 'No email address: phone instead')], max_length=20)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('claim_token', models.UUIDField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, help_text='A row still sending after this moment is returned to pending.', null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('message_id', models.CharField(max_length=200, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("monitoring_3_days", "Monitoring visit in 3 days"),
+                            ("monitoring_1_day", "Monitoring visit tomorrow"),
+                            ("renewal_14_days", "Renewal in 14 days"),
+                            ("renewal_3_days", "Renewal in 3 days"),
+                            ("renewal_1_day", "Renewal tomorrow"),
+                            ("missed_visit", "Missed visit"),
+                            ("visit_cancelled", "Visit cancelled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("channel", models.CharField(choices=[("email", "Email")], default="email", max_length=10)),
+                ("send_at", models.DateTimeField(help_text="When the rule says it goes out.")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(help_text="When the dispatcher may next try: later after a failure."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("cancelled", "Cancelled"),
+                            ("expired", "Expired"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "skip_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("no_consent", "No consent to email: phone instead"),
+                            ("no_email", "No email address: phone instead"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("claim_token", models.UUIDField(blank=True, null=True)),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A row still sending after this moment is returned to pending.",
+                        null=True,
+                    ),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("message_id", models.CharField(max_length=200, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['send_at'],
+                "ordering": ["send_at"],
             },
         ),
         migrations.AddField(
-            model_name='clinic',
-            name='reminder_daytime_end',
+            model_name="clinic",
+            name="reminder_daytime_end",
             field=models.TimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clinic',
-            name='reminder_daytime_start',
+            model_name="clinic",
+            name="reminder_daytime_start",
             field=models.TimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='historicalvisit',
-            name='confirmed_at',
-            field=models.DateTimeField(blank=True, help_text='When the patient confirmed by email.', null=True),
+            model_name="historicalvisit",
+            name="confirmed_at",
+            field=models.DateTimeField(blank=True, help_text="When the patient confirmed by email.", null=True),
         ),
         migrations.AddField(
-            model_name='visit',
-            name='confirmed_at',
-            field=models.DateTimeField(blank=True, help_text='When the patient confirmed by email.', null=True),
+            model_name="visit",
+            name="confirmed_at",
+            field=models.DateTimeField(blank=True, help_text="When the patient confirmed by email.", null=True),
         ),
         migrations.AddConstraint(
-            model_name='clinic',
-            constraint=models.CheckConstraint(condition=models.Q(('reminder_daytime_start__isnull', True), ('reminder_daytime_end__isnull', True), ('reminder_daytime_start__lt', models.F('reminder_daytime_end')), _connector='OR'), name='clinic_daytime_starts_before_it_ends', violation_error_message='The reminder hours must start before they end.'),
+            model_name="clinic",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("reminder_daytime_start__isnull", True),
+                    ("reminder_daytime_end__isnull", True),
+                    ("reminder_daytime_start__lt", models.F("reminder_daytime_end")),
+                    _connector="OR",
+                ),
+                name="clinic_daytime_starts_before_it_ends",
+                violation_error_message="The reminder hours must start before they end.",
+            ),
         ),
         migrations.AddField(
-            model_name='digestrun',
-            name='clinic',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='digest_runs', to='patients.clinic'),
+            model_name="digestrun",
+            name="clinic",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="digest_runs", to="patients.clinic"
+            ),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='patient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reminders', to='patients.patient'),
+            model_name="reminder",
+            name="patient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="reminders", to="patients.patient"
+            ),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='visit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reminders', to='patients.visit'),
+            model_name="reminder",
+            name="visit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="reminders", to="patients.visit"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digestrun',
-            constraint=models.UniqueConstraint(fields=('clinic', 'day'), name='digest_once_per_clinic_day'),
+            model_name="digestrun",
+            constraint=models.UniqueConstraint(fields=("clinic", "day"), name="digest_once_per_clinic_day"),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='reminder_due_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["status", "next_attempt_at"], name="reminder_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='reminder_lease_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["status", "lease_expires_at"], name="reminder_lease_idx"),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['status', 'send_at'], name='reminder_status_send_at_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["status", "send_at"], name="reminder_status_send_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'cancelled'), _negated=True), fields=('visit', 'kind'), name='reminder_one_live_per_visit_kind'),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "cancelled"), _negated=True),
+                fields=("visit", "kind"),
+                name="reminder_one_live_per_visit_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'sending', 'sent', 'failed', 'skipped', 'cancelled', 'expired'])), name='reminder_status_valid'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "sending", "sent", "failed", "skipped", "cancelled", "expired"])
+                ),
+                name="reminder_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['monitoring_3_days', 'monitoring_1_day', 'renewal_14_days', 'renewal_3_days', 'renewal_1_day', 'missed_visit', 'visit_cancelled'])), name='reminder_kind_valid'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "monitoring_3_days",
+                            "monitoring_1_day",
+                            "renewal_14_days",
+                            "renewal_3_days",
+                            "renewal_1_day",
+                            "missed_visit",
+                            "visit_cancelled",
+                        ],
+                    )
+                ),
+                name="reminder_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(('channel', 'email')), name='reminder_channel_valid'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(condition=models.Q(("channel", "email")), name="reminder_channel_valid"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'sent'), _negated=True), ('sent_at__isnull', False), _connector='OR'), name='reminder_sent_has_time'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "sent"), _negated=True), ("sent_at__isnull", False), _connector="OR"
+                ),
+                name="reminder_sent_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'sending'), _negated=True), ('lease_expires_at__isnull', False), _connector='OR'), name='reminder_sending_has_lease'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "sending"), _negated=True),
+                    ("lease_expires_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="reminder_sending_has_lease",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('skip_reason__in', ['no_consent', 'no_email']), ('status', 'skipped')), models.Q(models.Q(('status', 'skipped'), _negated=True), ('skip_reason', '')), _connector='OR'), name='reminder_skip_reason_matches_status'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("skip_reason__in", ["no_consent", "no_email"]), ("status", "skipped")),
+                    models.Q(models.Q(("status", "skipped"), _negated=True), ("skip_reason", "")),
+                    _connector="OR",
+                ),
+                name="reminder_skip_reason_matches_status",
+            ),
         ),
     ]

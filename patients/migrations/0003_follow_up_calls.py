@@ -7,31 +7,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0002_reminders'),
+        ("patients", "0002_reminders"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FollowUpCall',
+            name="FollowUpCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('called_at', models.DateTimeField()),
-                ('outcome', models.CharField(choices=[('reached', 'Reached'), ('left_message', 'Left a message'), ('no_answer', 'No answer'), ('wrong_number', 'Wrong number'), ('agreed_to_come', 'Agreed to come in'), ('declined', 'Declined')], max_length=20)),
-                ('note', models.TextField(blank=True)),
-                ('try_again_on', models.DateField(blank=True, help_text='The worklist hides the patient until this day.', null=True)),
-                ('called_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='follow_up_calls', to='patients.patient')),
-                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='follow_up_calls', to='patients.visit')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("called_at", models.DateTimeField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("reached", "Reached"),
+                            ("left_message", "Left a message"),
+                            ("no_answer", "No answer"),
+                            ("wrong_number", "Wrong number"),
+                            ("agreed_to_come", "Agreed to come in"),
+                            ("declined", "Declined"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "try_again_on",
+                    models.DateField(
+                        blank=True, help_text="The worklist hides the patient until this day.", null=True
+                    ),
+                ),
+                (
+                    "called_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="follow_up_calls",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="follow_up_calls",
+                        to="patients.visit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-called_at'],
-                'get_latest_by': 'called_at',
-                'indexes': [models.Index(fields=['patient', '-called_at'], name='follow_up_patient_latest_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('outcome__in', ['reached', 'left_message', 'no_answer', 'wrong_number', 'agreed_to_come', 'declined'])), name='follow_up_call_outcome_valid')],
+                "ordering": ["-called_at"],
+                "get_latest_by": "called_at",
+                "indexes": [models.Index(fields=["patient", "-called_at"], name="follow_up_patient_latest_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "outcome__in",
+                                ["reached", "left_message", "no_answer", "wrong_number", "agreed_to_come", "declined"],
+                            )
+                        ),
+                        name="follow_up_call_outcome_valid",
+                    )
+                ],
             },
         ),
     ]

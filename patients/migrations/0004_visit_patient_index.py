@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0003_follow_up_calls'),
+        ("patients", "0003_follow_up_calls"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['patient', 'status', 'due_on'], name='visit_patient_status_due_idx'),
+            model_name="visit",
+            index=models.Index(fields=["patient", "status", "due_on"], name="visit_patient_status_due_idx"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0004_visit_patient_index'),
+        ("patients", "0004_visit_patient_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='digestrun',
-            name='claimed_at',
+            model_name="digestrun",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

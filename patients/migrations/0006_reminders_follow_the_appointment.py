@@ -6,78 +6,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0005_digest_claims'),
+        ("patients", "0005_digest_claims"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='reminder',
-            name='reminder_one_live_per_visit_kind',
+            model_name="reminder",
+            name="reminder_one_live_per_visit_kind",
         ),
         migrations.RemoveConstraint(
-            model_name='reminder',
-            name='reminder_kind_valid',
+            model_name="reminder",
+            name="reminder_kind_valid",
         ),
         migrations.AddField(
-            model_name='historicalvisit',
-            name='calendar_sequence',
+            model_name="historicalvisit",
+            name="calendar_sequence",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='pipelineheartbeat',
-            name='clinic',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='dispatch', to='patients.clinic'),
+            model_name="pipelineheartbeat",
+            name="clinic",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="dispatch",
+                to="patients.clinic",
+            ),
         ),
         migrations.AddField(
-            model_name='pipelineheartbeat',
-            name='failed_at',
-            field=models.DateTimeField(blank=True, help_text='The last run that met an error here.', null=True),
+            model_name="pipelineheartbeat",
+            name="failed_at",
+            field=models.DateTimeField(blank=True, help_text="The last run that met an error here.", null=True),
         ),
         migrations.AddField(
-            model_name='pipelineheartbeat',
-            name='last_error',
+            model_name="pipelineheartbeat",
+            name="last_error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='appointment_at',
+            model_name="reminder",
+            name="appointment_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='cancel_reason',
-            field=models.CharField(blank=True, choices=[('consent_withdrawn', 'The patient stopped email reminders'), ('no_email', 'The patient has no email address'), ('discharged', 'The patient was discharged'), ('visit_completed', 'The visit took place'), ('visit_cancelled', 'The visit was cancelled'), ('visit_missed', 'The visit was missed'), ('visit_booked', 'The visit was booked again'), ('moved', 'The appointment moved'), ('replanned', "Written again for the patient's new details"), ('withdrawn', 'Withdrawn')], max_length=20),
+            model_name="reminder",
+            name="cancel_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("consent_withdrawn", "The patient stopped email reminders"),
+                    ("no_email", "The patient has no email address"),
+                    ("discharged", "The patient was discharged"),
+                    ("visit_completed", "The visit took place"),
+                    ("visit_cancelled", "The visit was cancelled"),
+                    ("visit_missed", "The visit was missed"),
+                    ("visit_booked", "The visit was booked again"),
+                    ("moved", "The appointment moved"),
+                    ("replanned", "Written again for the patient's new details"),
+                    ("withdrawn", "Withdrawn"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='visit',
-            name='calendar_sequence',
+            model_name="visit",
+            name="calendar_sequence",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AlterField(
-            model_name='clinic',
-            name='name',
-            field=models.CharField(max_length=200, unique=True, validators=[patients.models.validate_no_control_characters]),
+            model_name="clinic",
+            name="name",
+            field=models.CharField(
+                max_length=200, unique=True, validators=[patients.models.validate_no_control_characters]
+            ),
         ),
         migrations.AlterField(
-            model_name='clinic',
-            name='phone',
+            model_name="clinic",
+            name="phone",
             field=models.CharField(max_length=40, validators=[patients.models.validate_no_control_characters]),
         ),
         migrations.AlterField(
-            model_name='clinic',
-            name='reply_to_email',
-            field=models.EmailField(blank=True, max_length=254, validators=[patients.models.validate_no_control_characters]),
+            model_name="clinic",
+            name="reply_to_email",
+            field=models.EmailField(
+                blank=True, max_length=254, validators=[patients.models.validate_no_control_characters]
+            ),
         ),
         migrations.AlterField(
-            model_name='pipelineheartbeat',
-            name='last_run_at',
-            field=models.DateTimeField(blank=True, help_text='The last run that finished.', null=True),
+            model_name="pipelineheartbeat",
+            name="last_run_at",
+            field=models.DateTimeField(blank=True, help_text="The last run that finished.", null=True),
         ),
         migrations.AlterField(
-            model_name='reminder',
-            name='kind',
-            field=models.CharField(choices=[('monitoring_3_days', 'Monitoring visit in 3 days'), ('monitoring_1_day', 'Monitoring visit tomorrow'), ('renewal_14_days', 'Renewal in 14 days'), ('renewal_3_days', 'Renewal in 3 days'), ('renewal_1_day', 'Renewal tomorrow'), ('missed_visit', 'Missed visit'), ('visit_cancelled', 'Visit cancelled'), ('visit_moved', 'Appointment moved')], max_length=20),
+            model_name="reminder",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("monitoring_3_days", "Monitoring visit in 3 days"),
+                    ("monitoring_1_day", "Monitoring visit tomorrow"),
+                    ("renewal_14_days", "Renewal in 14 days"),
+                    ("renewal_3_days", "Renewal in 3 days"),
+                    ("renewal_1_day", "Renewal tomorrow"),
+                    ("missed_visit", "Missed visit"),
+                    ("visit_cancelled", "Visit cancelled"),
+                    ("visit_moved", "Appointment moved"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

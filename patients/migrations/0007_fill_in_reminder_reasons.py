@@ -25,15 +25,16 @@ def fill_in_existing_rows(apps, schema_editor):
     # whenever its appointment moved.
     Reminder.objects.filter(visit__appointment_at__isnull=False).update(
         appointment_at=models.Subquery(
-            apps.get_model("patients", "Visit").objects.filter(pk=models.OuterRef("visit_id")).values("appointment_at")[:1]
+            apps.get_model("patients", "Visit")
+            .objects.filter(pk=models.OuterRef("visit_id"))
+            .values("appointment_at")[:1]
         )
     )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0006_reminders_follow_the_appointment'),
+        ("patients", "0006_reminders_follow_the_appointment"),
     ]
 
     operations = [

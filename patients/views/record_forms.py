@@ -187,13 +187,16 @@ def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> 
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if previewed:
-            plan = plan_placement(
-                patient=patient,
-                product=data["product"],
-                placed_on=data["placed_on"],
-                covers_until=data["covers_until"],
-                now=timezone.now(),
-            )
+            try:
+                plan = plan_placement(
+                    patient=patient,
+                    product=data["product"],
+                    placed_on=data["placed_on"],
+                    covers_until=data["covers_until"],
+                    now=timezone.now(),
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
         else:
             try:
                 placement = services.record_placement(patient=patient, **data, by=request.user)
@@ -212,7 +215,6 @@ def placement_create(request: AuthenticatedRequest, patient_uuid: uuid.UUID) -> 
         "state": state,
         "previous": previous,
         "plan": plan,
-        "previewed": previewed and form.is_valid(),
         "clinic": patient.clinic,
     }
     return render(request, "patients/forms/placement_form.html", context)

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from patients import audit
+from patients import audit, bounds
 from patients.access import member_clinics
 from patients.models import Clinic, RecordAccess
 from patients.report_figures import RETENTION_DAYS, Month, MonthFigures, Share
@@ -44,12 +44,23 @@ class ReportForm(forms.Form):
 
     def __init__(self, *args: Any, clinics: QuerySet[Clinic], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.clinics = clinics
         self.fields["clinic"].queryset = clinics  # type: ignore[attr-defined]
         self.fields["clinic"].empty_label = None  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
+        # The clinic's records begin in its first year (patients.bounds), so its figures do too; with
+        # every clinic asked for, the earliest of theirs.
+        chosen = cleaned.get("clinic")
+        oldest = min([chosen] if chosen else list(self.clinics), key=bounds.first_day, default=None)
+        earliest = bounds.first_day(oldest) if oldest else None
+        for name, month in (("start", start), ("end", end)):
+            if earliest and month and month < earliest:
+                self.add_error(name, f"Choose a month from {earliest.year} on, the clinic's first year.")
+        if self.errors:
+            return cleaned
         # Close enough to every clinic's today for a limit; each clinic's own today clips the months.
         this_month = timezone.localdate().replace(day=1)
         if start and start > this_month:

@@ -10,6 +10,7 @@ group rosters are written without one, so a group's history starts at its first 
 """
 
 import itertools
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -127,7 +128,10 @@ class Command(BaseCommand):
 def set_up_clinic() -> demo.DemoClinic:
     """The clinic, its catalogue, groups and staff: created on the first run, left alone after."""
     with transaction.atomic(durable=True):
-        clinic, _ = Clinic.objects.get_or_create(name=CLINIC_NAME, defaults=CLINIC_DETAILS)
+        today = timezone.localdate(timezone=zoneinfo.ZoneInfo(CLINIC_DETAILS["time_zone"]))
+        clinic, _ = Clinic.objects.get_or_create(
+            name=CLINIC_NAME, defaults={**CLINIC_DETAILS, "first_year": demo.first_year(today)}
+        )
         products = {
             name: Product.objects.get_or_create(
                 clinic=clinic,
