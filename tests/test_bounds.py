@@ -247,8 +247,8 @@ def test_a_moment_at_the_calendars_end_in_a_far_zone_is_refused_not_an_overflow(
 # The preview shares the service's bounds.
 
 
-def test_the_preview_refuses_what_the_service_refuses(client, coordinator, patient, implant, today):
-    client.force_login(coordinator)
+def test_the_preview_refuses_what_the_service_refuses(client, clinician, patient, implant, today):
+    client.force_login(clinician)
     data = {
         "product": implant.pk,
         "placed_on": "9999-12-31",

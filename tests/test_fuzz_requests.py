@@ -9,8 +9,8 @@ then with one field (or every field) replaced by a hostile value: numbers past a
 years 0, 1 and 9999, 10,000 characters, NUL bytes, right-to-left marks and emoji, negative numbers,
 missing fields, and lists where one value is expected.
 
-The coordinator walks the coordinators' pages, a superuser the admin; both sign in with
-``force_login``, so the test does not depend on how the sign-in page works. Every choice comes from
+A manager (who may open every page) walks the coordinators' pages, a superuser the admin; both
+sign in with ``force_login``, so the test does not depend on how the sign-in page works. Every choice comes from
 a seeded ``random.Random``: a failure names the method, URL and data, and the same run repeats it.
 ``FUZZ_REQUESTS_SEED`` picks another run and ``FUZZ_REQUESTS_VARIANTS`` (default 2) how many hostile
 variants each page and form gets.
@@ -194,7 +194,7 @@ def ancient_placement(patient: Patient, product: Product) -> None:
 
 
 @pytest.fixture
-def world(clinic, other_clinic, coordinator, admin_user_account, implant, other_coordinator) -> World:
+def world(clinic, other_clinic, manager, admin_user_account, implant, other_coordinator) -> World:
     today = clinic_today(clinic)
     counsellor = UserFactory(username="counsellor", first_name="Sam", last_name="Whitfield")
     MembershipFactory(user=counsellor, clinic=clinic, role=Membership.Role.CLINICIAN)
@@ -233,7 +233,7 @@ def world(clinic, other_clinic, coordinator, admin_user_account, implant, other_
     tokens = [links.make_token(reminder) for reminder in Reminder.objects.order_by("pk")[:3]]
     world = World(
         clinic=clinic,
-        coordinator=coordinator,
+        coordinator=manager,  # the role that may open every page and post every form
         superuser=admin_user_account,
         patients=patients,
         visits=[visit for visit in visits if visit is not None],

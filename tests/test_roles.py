@@ -392,7 +392,13 @@ def test_only_a_manager_changes_the_catalogue(client, clinic, implant, role):
 @pytest.mark.parametrize("role", ROLES)
 def test_only_a_manager_changes_the_clinics_settings(client, clinic, role):
     client.force_login(member(clinic, role))
-    data = {"name": clinic.name, "time_zone": clinic.time_zone, "phone": "020 7946 0999", "address": ""}
+    data = {
+        "name": clinic.name,
+        "time_zone": clinic.time_zone,
+        "first_year": clinic.first_year,
+        "phone": "020 7946 0999",
+        "address": "",
+    }
     response = client.post(admin_url("clinic", "change", clinic.pk), data)
     clinic.refresh_from_db()
     assert (response.status_code, clinic.phone == "020 7946 0999") == (

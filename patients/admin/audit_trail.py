@@ -19,6 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from patients import audit
 from patients.admin.access import clinic_of, history_clinic_ids
+from patients.bounds import is_row_id
 from patients.models import Patient, RecordAccess
 
 
@@ -60,6 +61,8 @@ class ScopedHistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         obj = self._history_object(request, object_id)
+        if not is_row_id(version_id):
+            raise Http404("No such version.")
         response = super().history_form_view(request, object_id, version_id, extra_context)
         record_admin_access(request, obj, what=RecordAccess.What.ADMIN_HISTORY)
         return response
