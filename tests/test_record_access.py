@@ -57,7 +57,9 @@ def reads(**filters):
 # The read log
 
 
-def test_opening_a_patients_page_is_logged_with_who_when_and_where(client, coordinator, patient):
+def test_opening_a_patients_page_is_logged_with_who_when_and_where(client, coordinator, patient, time_machine):
+    # A still clock, whatever TEST_TODAY says: the row must carry the moment of the request.
+    time_machine.move_to(timezone.now(), tick=False)
     client.force_login(coordinator)
 
     assert client.get(patient.get_absolute_url()).status_code == 200
