@@ -38,6 +38,8 @@ class Action:
     route: str
     args: tuple[object, ...] = ()
     query: str = ""
+    # The role action it takes (patients.roles.Action's name); the page leaves it out for others.
+    needs: str = ""
 
     @property
     def url(self) -> str:
@@ -137,7 +139,9 @@ def lapse_lists(clinic: Clinic, *, today: datetime.date) -> tuple[Portion, Porti
                 number=(today - placement.ends_on).days,
                 latest_call=_call_text(placement, clinic),
                 actions=(
-                    Action("Record placement", "placement_create", (placement.patient.uuid,)),
+                    Action(
+                        "Record placement", "placement_create", (placement.patient.uuid,), needs="RECORD_PLACEMENTS"
+                    ),
                     Action("Log call", "follow_up_call_create", (placement.patient.uuid,)),
                 ),
                 state=state,
@@ -173,7 +177,7 @@ def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.date
     """Each list's first rows and full count for one clinic."""
     lapsed, reinduction = lapse_lists(clinic, today=today)
     book = lambda visit: Action("Book", "visit_reschedule", (visit.uuid,))  # noqa: E731
-    findings = lambda visit: Action("Record findings", "visit_findings", (visit.uuid,))  # noqa: E731
+    findings = lambda visit: Action("Record findings", "visit_findings", (visit.uuid,), needs="RECORD_FINDINGS")  # noqa: E731
     open_visits = Visit.objects.open().filter(patient__clinic=clinic).select_related("patient__clinic")
     open_windows = worklists.open_renewal_windows_without_appointment(clinic, today=today).select_related(
         "patient__clinic"

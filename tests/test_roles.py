@@ -464,3 +464,16 @@ def test_an_admin_action_refuses_what_the_role_may_not_do_for_each_row(client, c
     stranger.refresh_from_db()
     assert patient.status == "paused"
     assert stranger.status == "active"  # outside the user's queryset: never even offered
+
+
+@pytest.mark.parametrize(("role", "offered"), [(Role.COORDINATOR, False), (Role.CLINICIAN, True)])
+def test_the_dashboard_offers_clinical_steps_only_to_a_role_that_may_take_them(
+    client, clinic, patient, implant, role, offered
+):
+    # Placed 1 November: cover ended early in February, so the patient is on the lapsed list today.
+    services.record_placement(patient=patient, product=implant, placed_on=D(2025, 11, 1), **INDUCTION)
+    client.force_login(member(clinic, role))
+    html = client.get(reverse("patients:dashboard")).content.decode()
+    assert patient.record_number in html
+    assert "Log call" in html
+    assert (reverse("patients:placement_create", args=[patient.uuid]) in html) is offered

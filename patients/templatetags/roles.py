@@ -12,6 +12,9 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def may(context: template.Context, action: str, clinic: Any = None) -> bool:
+    """``action`` is the name of a ``patients.roles.Action``; an empty name is something anyone may do."""
+    if not action:
+        return True
     request = context.get("request")
     if request is None:
         return False

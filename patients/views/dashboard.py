@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from patients import roles
 from patients.access import member_clinics
 from patients.dashboard_reads import dashboard_worklists, waiting_reminders
 
@@ -14,7 +15,9 @@ from patients.dashboard_reads import dashboard_worklists, waiting_reminders
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    clinics = member_clinics(request.user).order_by("name")
+    clinics = member_clinics(request.user).order_by("name").annotate(viewer_role=roles.viewer_role(request.user, "pk"))
+    for clinic in clinics:  # read once, with the user's role in each: rows offer only what it allows
+        roles.remember(request.user, clinic.pk, clinic.viewer_role)
     worklists = dashboard_worklists(clinics, now=now)
     context = {
         "clinics": clinics,
