@@ -10,7 +10,7 @@ import pytest
 from patients.models import Membership
 from tests import pinned_day
 from tests.factories import ClinicFactory, MembershipFactory, PatientFactory, ProductFactory, UserFactory
-from tests.pinned_day import pinned_clock  # noqa: F401
+from tests.pinned_day import pinned_clock, still_clock  # noqa: F401
 from tests.service_fixtures import chromium_path, postgres_available, redis_url  # noqa: F401
 
 

@@ -66,3 +66,23 @@ def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     # variable to the datetime's zone, and Django's TIME_ZONE already chose it.
     with time_machine.travel(noon.timestamp(), tick=False):
         yield
+
+
+def suite_noon(config: pytest.Config) -> datetime.datetime:
+    """Noon, London time, of the suite's day: TEST_TODAY's, or the real date's when it is unset."""
+    day = config.stash[day_key] or datetime.datetime.now(PINNED_ZONE).date()
+    return datetime.datetime.combine(day, PINNED_TIME, tzinfo=PINNED_ZONE)
+
+
+@pytest.fixture
+def still_clock(
+    request: pytest.FixtureRequest, time_machine: time_machine.TimeMachineFixture
+) -> time_machine.TimeMachineFixture:
+    """The clock stopped at noon of the suite's day, for a test to move on with ``shift``.
+
+    For tests that compare a stored moment with the clock, or wait out a duration: they never read
+    the wall clock, so they give the same moments on every run (the hour never matters), and under
+    TEST_TODAY they run on that day like the rest of the suite.
+    """
+    time_machine.move_to(suite_noon(request.config).timestamp(), tick=False)
+    return time_machine

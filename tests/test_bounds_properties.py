@@ -54,7 +54,7 @@ TEXT = st.one_of(
 )
 NUMBERS = st.one_of(st.none(), st.integers(-(2**70), 2**70), st.integers(-5, 40))
 # A day anywhere in the calendar, or a number of days from the clinic's today (turned into a day
-# inside the test, where the suite's clock is frozen).
+# inside the test, where the clock stands still: tests/pinned_day.still_clock).
 DAYS = st.one_of(st.dates(), st.integers(-800, 400))
 MOMENTS = st.one_of(st.datetimes(timezones=st.just(UTC)), st.integers(-800 * 24, 400 * 24))
 
@@ -96,7 +96,9 @@ def holds(call: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def world(clinic, patient, implant, coordinator):
+def world(still_clock, clinic, patient, implant, coordinator):
+    """The records every example starts from, on the still clock: "today" and every moment drawn as
+    an offset come from the suite's day, whatever the hour the suite runs."""
     today = clinic_today(clinic)
     placement = services.record_placement(
         patient=patient, product=implant, placed_on=today - datetime.timedelta(days=20), **INDUCTION

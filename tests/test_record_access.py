@@ -37,13 +37,6 @@ def stranger(other_clinic):
 
 
 @pytest.fixture
-def manager(clinic):
-    user = UserFactory(username="manager", is_staff=True)
-    MembershipFactory(user=user, clinic=clinic, role=Membership.Role.MANAGER)
-    return user
-
-
-@pytest.fixture
 def other_clinician(other_clinic):
     user = UserFactory(username="other-clinician", is_staff=True)
     MembershipFactory(user=user, clinic=other_clinic, role=Membership.Role.CLINICIAN)
@@ -57,9 +50,8 @@ def reads(**filters):
 # The read log
 
 
-def test_opening_a_patients_page_is_logged_with_who_when_and_where(client, coordinator, patient, time_machine):
-    # A still clock, whatever TEST_TODAY says: the row must carry the moment of the request.
-    time_machine.move_to(timezone.now(), tick=False)
+def test_opening_a_patients_page_is_logged_with_who_when_and_where(client, coordinator, patient, still_clock):
+    # A still clock: the row must carry the moment of the request.
     client.force_login(coordinator)
 
     assert client.get(patient.get_absolute_url()).status_code == 200
@@ -173,16 +165,16 @@ def test_a_clinician_of_another_clinic_gets_a_404(client, other_clinician, patie
 
 
 def test_the_history_tells_each_change_in_words_newest_first(
-    time_machine, client, clinician, coordinator, clinic, patient, visit
+    still_clock, client, clinician, coordinator, clinic, patient, visit
 ):
-    now = timezone.now()
+    now = timezone.now()  # the still clock's noon
     client.force_login(coordinator)
     client.get(patient.get_absolute_url())
-    time_machine.move_to(now + datetime.timedelta(minutes=1), tick=False)
+    still_clock.move_to(now + datetime.timedelta(minutes=1), tick=False)
     services.cancel_visit(visit=visit)
-    time_machine.move_to(now + datetime.timedelta(minutes=2), tick=False)
+    still_clock.move_to(now + datetime.timedelta(minutes=2), tick=False)
     services.update_patient(patient=patient, phone="0700 900 900")
-    time_machine.move_to(now + datetime.timedelta(minutes=3), tick=False)
+    still_clock.move_to(now + datetime.timedelta(minutes=3), tick=False)
     client.force_login(clinician)
 
     response = client.get(history_url(patient))

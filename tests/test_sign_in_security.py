@@ -40,13 +40,6 @@ def sign_in(client: Client, username: str, password: str, address: str = "10.0.0
     return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
-@pytest.fixture
-def clock(time_machine):
-    """The tests' clock, stopped where it stands, for tests to move on by ``shift``."""
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
-
-
 def signed_in(response) -> bool:
     return response.status_code == 302 and not response["Location"].startswith(LOGIN)
 
@@ -120,14 +113,14 @@ def test_the_admin_sign_in_is_locked_too(client, rosa, settings):
     assert sign_in(client, "rosa", PASSWORD, path="/admin/login/").status_code == 429
 
 
-def test_a_lockout_ends_after_its_cool_off(client, rosa, settings, clock):
+def test_a_lockout_ends_after_its_cool_off(client, rosa, settings, still_clock):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         sign_in(client, "rosa", "wrong")
-    clock.shift(datetime.timedelta(minutes=29))
+    still_clock.shift(datetime.timedelta(minutes=29))
     assert sign_in(client, "rosa", PASSWORD).status_code == 429
 
     # A refused attempt during the lockout started the cool-off again.
-    clock.shift(datetime.timedelta(minutes=31))
+    still_clock.shift(datetime.timedelta(minutes=31))
     assert signed_in(sign_in(client, "rosa", PASSWORD))
 
 
@@ -196,36 +189,38 @@ def test_signing_in_without_a_request_is_refused_loudly(rosa):
 # Idle sign-out
 
 
-def test_a_session_idle_for_31_minutes_is_signed_out(client, rosa, clock):
+def test_a_session_idle_for_31_minutes_is_signed_out(client, rosa, still_clock):
     client.force_login(rosa)
     assert client.get("/").status_code == 200
 
-    clock.shift(datetime.timedelta(minutes=31))
+    still_clock.shift(datetime.timedelta(minutes=31))
     response = client.get("/")
 
     assert response.status_code == 302
     assert response["Location"].startswith(f"{LOGIN}?next=")
 
 
-def test_each_request_moves_the_end(client, rosa, clock):
+def test_each_request_moves_the_end(client, rosa, still_clock):
     client.force_login(rosa)
     for _ in range(3):
-        clock.shift(datetime.timedelta(minutes=25))
+        still_clock.shift(datetime.timedelta(minutes=25))
         assert client.get("/").status_code == 200
 
 
-def test_it_moves_the_end_at_most_once_a_minute(client, rosa, clock):
+def test_it_moves_the_end_at_most_once_a_minute(client, rosa, still_clock, settings):
     client.force_login(rosa)
     key = client.session.session_key
     first_end = Session.objects.get(session_key=key).expire_date
 
-    clock.shift(datetime.timedelta(seconds=30))
+    still_clock.shift(datetime.timedelta(seconds=30))
     client.get("/")
     assert Session.objects.get(session_key=key).expire_date == first_end
 
-    clock.shift(datetime.timedelta(seconds=45))
+    still_clock.shift(datetime.timedelta(seconds=45))
     client.get("/")
-    assert Session.objects.get(session_key=key).expire_date == timezone.now() + datetime.timedelta(minutes=30)
+    assert Session.objects.get(session_key=key).expire_date == timezone.now() + datetime.timedelta(
+        minutes=settings.SESSION_IDLE_MINUTES
+    )
 
 
 def test_the_session_cookie_ends_with_the_browser(client, rosa):
@@ -236,9 +231,9 @@ def test_the_session_cookie_ends_with_the_browser(client, rosa):
     assert cookie["expires"] == ""
 
 
-def test_the_page_tells_its_warning_when_the_session_ends(client, rosa, clock):
+def test_the_page_tells_its_warning_when_the_session_ends(client, rosa, still_clock):
     client.force_login(rosa)
-    clock.shift(datetime.timedelta(seconds=20))
+    still_clock.shift(datetime.timedelta(seconds=20))
 
     page = client.get("/").content.decode()
 
@@ -249,20 +244,20 @@ def test_the_page_tells_its_warning_when_the_session_ends(client, rosa, clock):
     assert "Stay signed in" in page
 
 
-def test_stay_signed_in_moves_the_end(client, rosa, clock):
+def test_stay_signed_in_moves_the_end(client, rosa, still_clock):
     client.force_login(rosa)
-    clock.shift(datetime.timedelta(minutes=29))
+    still_clock.shift(datetime.timedelta(minutes=29))
 
     answer = client.post(reverse("accounts:session_keepalive"))
 
     assert answer.json() == {"signed_in": True, "seconds": 1800}
-    clock.shift(datetime.timedelta(minutes=29))
+    still_clock.shift(datetime.timedelta(minutes=29))
     assert client.get("/").status_code == 200
 
 
-def test_stay_signed_in_cannot_revive_an_ended_session(client, rosa, clock):
+def test_stay_signed_in_cannot_revive_an_ended_session(client, rosa, still_clock):
     client.force_login(rosa)
-    clock.shift(datetime.timedelta(minutes=31))
+    still_clock.shift(datetime.timedelta(minutes=31))
 
     assert client.post(reverse("accounts:session_keepalive")).status_code == 401
     assert client.get(reverse("accounts:session_keepalive")).status_code == 405
@@ -271,7 +266,7 @@ def test_stay_signed_in_cannot_revive_an_ended_session(client, rosa, clock):
 # Two-factor codes
 
 
-def test_a_user_enrols_by_scanning_and_entering_a_first_code(client, rosa, settings, clock):
+def test_a_user_enrols_by_scanning_and_entering_a_first_code(client, rosa, settings, still_clock):
     settings.REQUIRE_TWO_FACTOR = True
     client.force_login(rosa)
     assert client.get("/")["Location"] == "/accounts/two-factor/?next=%2F"
@@ -292,7 +287,7 @@ def test_a_user_enrols_by_scanning_and_entering_a_first_code(client, rosa, setti
     assert "not the one your app shows" in refused.content.decode()
     assert client.get("/").status_code == 302
 
-    clock.shift(datetime.timedelta(seconds=2))  # past the one-second wait after a wrong code
+    still_clock.shift(datetime.timedelta(seconds=2))  # past the one-second wait after a wrong code
     done = client.post("/accounts/two-factor/", {"code": code_for(device), "next": "/patients/"})
 
     assert done["Location"] == "/patients/"
@@ -301,7 +296,7 @@ def test_a_user_enrols_by_scanning_and_entering_a_first_code(client, rosa, setti
     assert client.get("/").status_code == 200
 
 
-def test_the_next_sign_in_asks_for_the_code(client, rosa, clock):
+def test_the_next_sign_in_asks_for_the_code(client, rosa, still_clock):
     device = enrolled(rosa)
 
     assert signed_in(sign_in(client, "rosa", PASSWORD))
@@ -330,7 +325,7 @@ def test_a_code_works_once(client, rosa):
     assert other.get("/").status_code == 302
 
 
-def test_wrong_codes_slow_the_next_attempt(client, rosa, clock):
+def test_wrong_codes_slow_the_next_attempt(client, rosa, still_clock):
     device = enrolled(rosa)
     client.force_login(rosa)
     client.post("/accounts/two-factor/verify/", {"code": "000001"})
@@ -353,7 +348,7 @@ def test_without_a_code_an_enrolled_user_can_neither_replace_nor_remove_it(clien
     assert list(TOTPDevice.objects.filter(user=rosa)) == [device]
 
 
-def test_a_verified_user_removes_and_enrols_again(client, rosa, settings, clock):
+def test_a_verified_user_removes_and_enrols_again(client, rosa, settings, still_clock):
     settings.REQUIRE_TWO_FACTOR = True
     device = enrolled(rosa)
     client.force_login(rosa)
@@ -365,12 +360,12 @@ def test_a_verified_user_removes_and_enrols_again(client, rosa, settings, clock)
     assert client.get("/")["Location"] == "/accounts/two-factor/?next=%2F"
     client.post("/accounts/two-factor/start/")
     new = TOTPDevice.objects.get(user=rosa)
-    clock.shift(datetime.timedelta(seconds=30))
+    still_clock.shift(datetime.timedelta(seconds=30))
     client.post("/accounts/two-factor/", {"code": code_for(new)})
     assert client.get("/").status_code == 200
 
 
-def test_a_replacement_keeps_the_old_authenticator_until_it_is_confirmed(client, rosa, clock):
+def test_a_replacement_keeps_the_old_authenticator_until_it_is_confirmed(client, rosa, still_clock):
     old = enrolled(rosa)
     client.force_login(rosa)
     client.post("/accounts/two-factor/verify/", {"code": code_for(old)})
@@ -378,7 +373,7 @@ def test_a_replacement_keeps_the_old_authenticator_until_it_is_confirmed(client,
     client.post("/accounts/two-factor/start/")
     assert TOTPDevice.objects.filter(user=rosa, confirmed=True).get() == old
     new = TOTPDevice.objects.get(user=rosa, confirmed=False)
-    clock.shift(datetime.timedelta(seconds=30))
+    still_clock.shift(datetime.timedelta(seconds=30))
     client.post("/accounts/two-factor/", {"code": code_for(new)})
 
     assert list(TOTPDevice.objects.filter(user=rosa)) == [new]

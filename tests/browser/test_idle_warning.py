@@ -13,7 +13,6 @@ fixture fails a test on any console error, and the CSP test below also looks for
 import datetime
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from patients import services
@@ -24,13 +23,6 @@ from tests.factories import INDUCTION, MembershipFactory, PatientFactory, UserFa
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a long enough sign-in phrase"
-
-
-@pytest.fixture
-def clock(time_machine):
-    """The server's clock, stopped where it stands, for the test to move on by ``shift``."""
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -49,39 +41,39 @@ def signed_in_page(open_page: OpenPage) -> Page:
     return page
 
 
-def move_both(page: Page, clock, minutes: float) -> None:
-    clock.shift(datetime.timedelta(minutes=minutes))
+def move_both(page: Page, still_clock, minutes: float) -> None:
+    still_clock.shift(datetime.timedelta(minutes=minutes))
     page.clock.fast_forward(int(minutes * 60 * 1000))
 
 
-def test_it_warns_a_minute_before_and_stay_signed_in_keeps_the_session(open_page: OpenPage, clock, rosa):
+def test_it_warns_a_minute_before_and_stay_signed_in_keeps_the_session(open_page: OpenPage, still_clock, rosa):
     page = signed_in_page(open_page)
     warning = page.get_by_role("alert").filter(has_text="signed out in a minute")
     expect(warning).to_be_hidden()
 
-    move_both(page, clock, 28.5)
+    move_both(page, still_clock, 28.5)
     expect(warning).to_be_hidden()
-    move_both(page, clock, 0.75)
+    move_both(page, still_clock, 0.75)
     expect(warning).to_be_visible()
 
     page.get_by_role("button", name="Stay signed in").click()
     expect(warning).to_be_hidden()
 
     # 29 minutes after "stay", not 58 after the page load: the session and the count both moved.
-    move_both(page, clock, 28.5)
+    move_both(page, still_clock, 28.5)
     expect(warning).to_be_hidden()
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Dashboard")
 
 
-def test_without_a_click_the_page_goes_to_the_sign_in_page(open_page: OpenPage, clock, rosa):
+def test_without_a_click_the_page_goes_to_the_sign_in_page(open_page: OpenPage, still_clock, rosa):
     page = signed_in_page(open_page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
-    move_both(page, clock, 29.25)
+    move_both(page, still_clock, 29.25)
     expect(page.get_by_role("alert").filter(has_text="signed out in a minute")).to_be_visible()
-    move_both(page, clock, 1)
+    move_both(page, still_clock, 1)
 
     expect(page).to_have_url("/accounts/login/?next=%2Fpatients%2F")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
