@@ -76,6 +76,19 @@ def other_coordinator(other_clinic):
 
 
 @pytest.fixture
+def stranger(other_clinic):
+    """A patient of the other clinic, whom nobody of the first may see."""
+    return PatientFactory(clinic=other_clinic, record_number="H-1", first_name="Hidden", last_name="Stranger")
+
+
+@pytest.fixture
+def other_clinician(other_clinic):
+    user = UserFactory(username="other-clinician", is_staff=True)
+    MembershipFactory(user=user, clinic=other_clinic, role=Membership.Role.CLINICIAN)
+    return user
+
+
+@pytest.fixture
 def clinician(clinic):
     user = UserFactory(username="clinician", is_staff=True)
     MembershipFactory(user=user, clinic=clinic, role=Membership.Role.CLINICIAN)

@@ -28,11 +28,6 @@ def placement(patient, implant):
     return services.record_placement(patient=patient, product=implant, placed_on=D(2026, 2, 1), **INDUCTION)
 
 
-@pytest.fixture
-def stranger(other_clinic):
-    return PatientFactory(clinic=other_clinic, record_number="H-1", first_name="Hidden", last_name="Stranger")
-
-
 def url(model, view="changelist", *args):
     return reverse(f"admin:patients_{model}_{view}", args=args)
 

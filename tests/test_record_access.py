@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patients import formats, services
-from patients.models import Membership, RecordAccess, TherapySession, Visit
+from patients.models import RecordAccess, TherapySession, Visit
 from patients.selectors import clinic_today
-from tests.factories import INDUCTION, MembershipFactory, PatientFactory, UserFactory
+from tests.factories import INDUCTION, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,18 +29,6 @@ def placement(clinic, implant, patient):
 @pytest.fixture
 def visit(placement):
     return placement.visits.filter(status=Visit.Status.SCHEDULED).earliest("due_on")
-
-
-@pytest.fixture
-def stranger(other_clinic):
-    return PatientFactory(clinic=other_clinic, record_number="H-1", first_name="Hidden", last_name="Stranger")
-
-
-@pytest.fixture
-def other_clinician(other_clinic):
-    user = UserFactory(username="other-clinician", is_staff=True)
-    MembershipFactory(user=user, clinic=other_clinic, role=Membership.Role.CLINICIAN)
-    return user
 
 
 def reads(**filters):

@@ -39,11 +39,6 @@ def visit(placed):
     return placed.visits.get(kind="monitoring", due_on=D(2026, 4, 1))
 
 
-@pytest.fixture
-def stranger(other_clinic):
-    return PatientFactory(clinic=other_clinic, record_number="H-1", first_name="Hidden", last_name="Stranger")
-
-
 def url(name, *args):
     return reverse(f"patients:{name}", args=args)
 

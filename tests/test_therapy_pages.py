@@ -34,11 +34,6 @@ def group(clinic, patient, ben):
     return group
 
 
-@pytest.fixture
-def stranger(other_clinic):
-    return PatientFactory(clinic=other_clinic, record_number="H-1", first_name="Hidden", last_name="Stranger")
-
-
 def url(name, *args):
     return reverse(f"patients:{name}", args=args)
 
