@@ -20,7 +20,6 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import verify_token
@@ -47,7 +46,6 @@ def with_next(request: HttpRequest, name: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{url}?{urlencode({'next': target})}" if target else url)
 
 
-@never_cache  # it shows the secret of an authenticator being set up
 @login_required
 def two_factor(request: HttpRequest) -> HttpResponse:
     device = confirmed_device(request.user)
@@ -120,7 +118,6 @@ def two_factor_remove(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:two_factor")
 
 
-@never_cache
 @login_required
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     device = confirmed_device(request.user)

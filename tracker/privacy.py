@@ -57,6 +57,6 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        patch_cache_control(response, no_store=True, private=True)
+        patch_cache_control(response, private=True, no_store=True)
         response.headers.setdefault("Pragma", "no-cache")
         return response

@@ -343,8 +343,6 @@ def _chosen_clinics(request: HttpRequest) -> tuple[ReportForm, list[Clinic]]:
 def _download(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    # A browser on a shared clinic computer should keep no copy of a download about patients.
-    response["Cache-Control"] = "private, no-store"
     return response
 
 
