@@ -29,7 +29,7 @@ from django.utils import timezone
 from patients import services
 from patients.models import Clinic, Reminder
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
-from tests.integration.processes import REPO, Process, RedisServer, celery_command, free_port, wait_until
+from tests.integration.processes import REPO, Process, RedisServer, celery_command, free_port, supervise, wait_until
 from tests.integration.smtp import Received, RecordingHandler, SmtpServer
 from tests.service_fixtures import service_missing
 from tracker.celery import app
@@ -127,8 +127,20 @@ class Stack:
         env.update(overrides)
         return env
 
-    def worker(self, *, email_url: str, concurrency: int = 2, pool: str = "prefork", **env: str) -> Process:
-        """A ``celery worker`` on the default queue, started and ready; ``env`` overrides settings."""
+    def worker(
+        self,
+        *,
+        email_url: str,
+        concurrency: int = 2,
+        pool: str = "prefork",
+        supervised: bool = False,
+        **env: str,
+    ) -> Process:
+        """A ``celery worker`` on the default queue, started and ready; ``env`` overrides settings.
+
+        ``supervised`` starts it again whenever it exits, as the README asks of a deployment
+        (systemd's ``Restart=always``): a worker that holds a task when Redis goes away may end.
+        """
         name = f"worker{len(self.processes) + 1}-{uuid.uuid4().hex[:6]}"
         command = celery_command(
             "worker",
@@ -139,6 +151,8 @@ class Stack:
             "--without-gossip",
             "--without-mingle",
         )
+        if supervised:
+            command = supervise(command)
         process = Process(name, command, env=self.environment(email_url=email_url, **env), log_path=self._log(name))
         self.processes.append(process.start())
 

@@ -120,6 +120,15 @@ def wait_until(
         time.sleep(interval)
 
 
+def supervise(command: Sequence[str]) -> list[str]:
+    """``command`` under a shell loop that starts it again a second after it exits, whatever its code.
+
+    The loop shares the command's process group, so ``Process.kill`` ends both.
+    """
+    loop = 'while :; do "$@"; echo "supervisor: exited with $?, starting again"; sleep 1; done'
+    return ["/bin/sh", "-c", loop, "supervise", *command]
+
+
 def celery_command(*arguments: str) -> list[str]:
     """``celery -A tracker ...`` with this interpreter, run from the checkout so ``tests`` imports."""
     return [sys.executable, "-m", "celery", "-A", "tracker", *arguments]
