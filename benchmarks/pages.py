@@ -41,7 +41,7 @@ def main() -> None:
     from django.utils import timezone
 
     from patients.models import Clinic, Patient, Reminder
-    from patients.reminders import dispatch
+    from patients.reminders.dispatcher import dispatch
 
     setup_test_environment()
     print(f"Database: {connection.vendor}; seeding {options.patients:,} patients...", flush=True)

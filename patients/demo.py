@@ -17,7 +17,6 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from patients import schedule
 from patients.models import (
     CheckResult,
     Clinic,
@@ -29,7 +28,8 @@ from patients.models import (
     TherapySession,
     Visit,
 )
-from patients.placement_plan import planned_coverage_end
+from patients.records import schedule
+from patients.records.plan import planned_coverage_end
 
 DAY = datetime.timedelta(days=1)
 # The demo's histories reach back a year at most (three renewals of a three-month implant, or a

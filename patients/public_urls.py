@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from patients import public_views
+from patients.views import public as public_views
 
 app_name = "public"
 

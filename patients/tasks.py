@@ -10,9 +10,12 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from patients import audit_retention, digest, reminders, services
+from patients import services
+from patients.audit import retention as audit_retention
+from patients.clinic_time import clinic_today
 from patients.models import Clinic
-from patients.selectors import clinic_today
+from patients.reminders import dispatcher as reminders
+from patients.worklists import digest
 
 logger = logging.getLogger(__name__)
 

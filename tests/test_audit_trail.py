@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import audit, services
+from patients import services
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
 from patients.models import (
     Clinic,
     FollowUpCall,
@@ -24,7 +26,6 @@ from patients.models import (
     TherapySession,
     Visit,
 )
-from patients.selectors import clinic_today
 from patients.tasks import prune_audit_trail
 from tests.factories import INDUCTION, MembershipFactory, PatientFactory, TherapyGroupFactory
 

@@ -13,10 +13,12 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from patients import admin_forms, bounds, formats, services
+from patients import formats, services
+from patients.admin import forms as admin_forms
+from patients.clinic_time import clinic_today
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
-from patients.schedule import add_months
-from patients.selectors import clinic_today
+from patients.records import bounds
+from patients.records.schedule import add_months
 from tests.factories import INDUCTION, ClinicFactory, TherapyGroupFactory
 
 pytestmark = pytest.mark.django_db

@@ -28,9 +28,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from patients import bounds, forms, forms_therapy, services
+from patients import services
+from patients.clinic_time import clinic_today
+from patients.forms import records as forms
+from patients.forms import therapy as forms_therapy
 from patients.models import FollowUpCall, Patient, TherapySession, Visit
-from patients.selectors import clinic_today
+from patients.records import bounds
 from patients.views.patient_pages import PatientFilters
 from patients.views.reports import ReportForm
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from patients import services
-from patients.dashboard_reads import dashboard_worklists
 from patients.models import Clinic, Reminder
+from patients.worklists.queries import dashboard_worklists
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 
 from patients import services
-from patients.digest import send_coordinator_digests
 from patients.models import DigestRun, Membership, Reminder
+from patients.worklists.digest import send_coordinator_digests
 from tests.factories import INDUCTION, MembershipFactory, PatientFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -35,7 +35,8 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from patients import links, services
+from patients import services
+from patients.clinic_time import clinic_today
 from patients.models import (
     Clinic,
     FollowUpCall,
@@ -48,7 +49,7 @@ from patients.models import (
     TherapySession,
     Visit,
 )
-from patients.selectors import clinic_today
+from patients.reminders import links
 from tests.factories import (
     INDUCTION,
     MembershipFactory,

@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from patients import services, timeline
+from patients import services
 from patients.models import Patient, Reminder, TherapySession, Visit
-from patients.schedule import add_months
+from patients.records import timeline
+from patients.records.schedule import add_months
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from patients.selectors import clinic_today
+from patients.clinic_time import clinic_today
 from tests import pinned_day
 
 

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from patients import links, services, tasks
+from patients import services, tasks
 from patients.models import Reminder, Visit
+from patients.reminders import links
 from tests.factories import INDUCTION, PatientFactory
 from tests.helpers import london
 from tracker.privacy import PatientDataFilter, without_query_strings
@@ -75,7 +76,7 @@ def test_an_error_is_logged_with_its_place_but_without_its_words(log_output):
     try:
         refuse(REFUSAL)
     except smtplib.SMTPRecipientsRefused:
-        logging.getLogger("patients.reminders").exception("Reminder %s could not be sent", "abc")
+        logging.getLogger("patients.reminders.dispatcher").exception("Reminder %s could not be sent", "abc")
     written = log_output.getvalue()
     assert "Reminder abc could not be sent" in written
     assert "test_an_error_is_logged_with_its_place_but_without_its_words" in written  # the frame

@@ -6,9 +6,10 @@ import uuid
 import pytest
 from django.test import Client
 
-from patients import links, services
+from patients import services
 from patients.models import Reminder
-from patients.reminder_email import find_banned_words
+from patients.reminders import links
+from patients.reminders.message import find_banned_words
 from tests.factories import INDUCTION, PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patients import formats, services
+from patients.clinic_time import clinic_today
 from patients.models import RecordAccess, TherapySession, Visit
-from patients.selectors import clinic_today
 from tests.factories import INDUCTION, MembershipFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,10 @@ import icalendar
 import pytest
 from django.conf import settings
 
-from patients import links, services
+from patients import services
 from patients.models import Reminder, Visit
-from patients.reminder_email import BANNED_WORDS, build_reminder_email, find_banned_words
+from patients.reminders import links
+from patients.reminders.message import BANNED_WORDS, build_reminder_email, find_banned_words
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db

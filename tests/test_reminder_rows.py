@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from patients import services
 from patients.models import Reminder, Visit
-from patients.outbox import new_message_id
+from patients.reminders.outbox import new_message_id
 from tests.factories import INDUCTION, PatientFactory
 from tests.helpers import london
 

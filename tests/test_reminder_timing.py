@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patients.reminder_timing import (
+from patients.reminders.timing import (
     Daytime,
     ReminderKind,
     is_daytime,

@@ -7,9 +7,10 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from patients import reminders, services
+from patients import services
 from patients.models import PipelineHeartbeat, Reminder
-from patients.reminders import dispatch, dispatch_due_reminders
+from patients.reminders import dispatcher as reminders
+from patients.reminders.dispatcher import dispatch, dispatch_due_reminders
 from tests.factories import INDUCTION, PatientFactory
 from tests.helpers import LONDON, london
 

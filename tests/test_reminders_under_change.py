@@ -14,9 +14,10 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from patients import reminders, services
+from patients import services
 from patients.models import Clinic, PipelineHeartbeat, Reminder, Visit
-from patients.reminders import RunClock, dispatch
+from patients.reminders import dispatcher as reminders
+from patients.reminders.dispatcher import RunClock, dispatch
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
 from tests.helpers import london
 from tests.mail_backends import ScriptedBackend
@@ -403,7 +404,7 @@ def test_an_error_in_one_clinic_leaves_the_others_served(
     monkeypatch.setattr(reminders.outbox, "clinic_daytime", daytime)
     moment = london(D(2026, 6, 28))
     start.move_to(moment)
-    with caplog.at_level(logging.ERROR, logger="patients.reminders"):
+    with caplog.at_level(logging.ERROR, logger="patients.reminders.dispatcher"):
         report = dispatch(now=moment)
     assert report.sent == 1
     assert report.clinics_failed == 1

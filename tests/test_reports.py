@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients import services
-from patients.report_figures import Dose, PatientHistory, StatusChange, months_between, status_timeline, tally
-from patients.reports import clinic_report
+from patients.reports.figures import Dose, PatientHistory, StatusChange, months_between, status_timeline, tally
+from patients.reports.queries import clinic_report
 from patients.views.reports import MONTHLY_COLUMNS, PATIENT_COLUMNS
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 

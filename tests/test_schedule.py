@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patients.schedule import (
+from patients.records.schedule import (
     CoverageSpan,
     CoverageState,
     PlannedVisit,

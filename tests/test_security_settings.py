@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from patients import links, services
+from patients import services
+from patients.clinic_time import clinic_today
 from patients.models import Reminder
-from patients.selectors import clinic_today
+from patients.reminders import links
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
 
 from patients import demo, services
+from patients.clinic_time import clinic_today
 from patients.demo import Scenario
 from patients.management.commands import seed_demo
 from patients.models import Clinic, Membership, Patient, Product, TherapySession, Visit
-from patients.schedule import CoverageState
-from patients.selectors import clinic_today, coverage_state
+from patients.records.schedule import CoverageState
+from patients.records.selectors import coverage_state
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from patients import services
 from patients.models import Patient, Placement, TherapySession, Visit
-from patients.schedule import CoverageState
-from patients.selectors import coverage_state
+from patients.records.schedule import CoverageState
+from patients.records.selectors import coverage_state
 from tests.factories import INDUCTION, PatientFactory, ProductFactory, TherapyGroupFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """The Django admin for every model, scoped to the clinics a staff member works for.
 
 Clinical records (patients, placements, visits, therapy sessions) are written only by
-``patients.services``: their forms call a service (``patients.admin_forms``), the admin never saves
+``patients.services``: their forms call a service (``patients.admin.forms``), the admin never saves
 or deletes them itself, and schedule fields are never edited by hand. Their history and the read
 log are for reading only (``patients.admin.audit_trail``). Importing the modules
 registers their admins.

@@ -17,9 +17,9 @@ from django.http import HttpRequest
 
 from patients import roles
 from patients.access import history_clinics, member_clinics
-from patients.bounds import is_row_id
-from patients.forms import BoundedModelMultipleChoiceField
+from patients.forms.records import BoundedModelMultipleChoiceField
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
+from patients.records.bounds import is_row_id
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.
 CLINIC_LOOKUPS: dict[type[Model], str] = {

@@ -17,10 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients import audit
 from patients.admin.access import clinic_of, history_clinic_ids
-from patients.bounds import is_row_id
+from patients.audit import services as audit
 from patients.models import Patient, RecordAccess
+from patients.records.bounds import is_row_id
 
 
 def patient_of(obj: Model) -> Patient | None:

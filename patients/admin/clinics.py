@@ -7,7 +7,8 @@ from django.contrib import admin
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
-from patients import admin_forms, roles
+from patients import roles
+from patients.admin import forms as admin_forms
 from patients.admin.access import ClinicScopedAdmin, ManagerAdmin, SuperuserManagedAdmin
 from patients.admin.audit_trail import ScopedHistoryAdmin
 from patients.models import Clinic, Membership, Product, TherapyGroup

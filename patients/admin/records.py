@@ -1,6 +1,6 @@
 """The admin for clinical records: patients, placements, visits and therapy sessions.
 
-Each is written only by its service (through the forms in ``patients.admin_forms``), never deleted,
+Each is written only by its service (through the forms in ``patients.admin.forms``), never deleted,
 and its schedule fields are never edited by hand."""
 
 from typing import Any
@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from patients import admin_forms, formats, roles, services
+from patients import formats, roles, services
+from patients.admin import forms as admin_forms
 from patients.admin.access import member_clinic_ids, scoped_choices
 from patients.admin.service_admin import ReadOnlyInline, RecordHistoryAdmin, acting_user, run_for_each
+from patients.clinic_time import clinic_today
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
-from patients.selectors import clinic_today, coverage_state
+from patients.records.selectors import coverage_state
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
 PATIENT_SEARCH = ("patient__record_number", "patient__last_name", "patient__first_name")

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from patients import admin_forms
+from patients.admin import forms as admin_forms
 from patients.admin.access import ClinicScopedAdmin, clinic_of
 from patients.admin.audit_trail import ScopedHistoryAdmin, record_admin_access
 from patients.models import RecordAccess

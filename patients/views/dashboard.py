@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from patients import roles
 from patients.access import member_clinics
-from patients.dashboard_reads import dashboard_worklists, waiting_reminders
+from patients.worklists.queries import dashboard_worklists, waiting_reminders
 
 
 @login_required

@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from patients import audit, audit_reads
 from patients.access import can_see_history, get_patient_for
+from patients.audit import queries as audit_reads
+from patients.audit import services as audit
 from patients.models import RecordAccess
 
 PER_PAGE = 50

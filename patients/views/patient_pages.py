@@ -1,7 +1,7 @@
 """The Patients list, the patient page and the wallet card (HTML to print, and PDF).
 
 Every patient is found through ``patients.access``: another clinic's patient is a 404. Opening a
-patient's page or card is logged (``patients.audit.record_access``); the list, which shows only
+patient's page or card is logged (``patients.audit.services.record_access``); the list, which shows only
 names and coverage, is not.
 """
 
@@ -19,11 +19,13 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from patients import audit, patient_reads
 from patients.access import can_see_history, get_patient_for, member_clinics, patients_for
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
 from patients.models import Patient, Product, RecordAccess
-from patients.schedule import CoverageState
-from patients.selectors import clinic_today, latest_placement
+from patients.records import queries as patient_reads
+from patients.records.schedule import CoverageState
+from patients.records.selectors import latest_placement
 
 IN_CARE = "in_care"
 NO_COUNSELLOR = "none"

@@ -2,7 +2,7 @@
 findings, bookings and follow-up calls.
 
 Each view finds its rows through ``patients.access`` (another clinic's row is a 404, as if it did
-not exist), logs that the user opened the patient's records (``patients.audit.record_access``),
+not exist), logs that the user opened the patient's records (``patients.audit.services.record_access``),
 binds a form and calls one service. Success redirects to the patient's page with a
 message; a refusal renders the page again with the service's words beside the fields, what was
 typed still in them, and nothing saved.
@@ -22,9 +22,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from patients import audit, formats, roles, schedule, services
+from patients import formats, roles, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
-from patients.forms import (
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
+from patients.forms.records import (
     DischargeForm,
     FollowUpCallForm,
     PatientEditForm,
@@ -34,8 +36,9 @@ from patients.forms import (
     VisitFindingsForm,
 )
 from patients.models import Clinic, Patient, RecordAccess, Visit
-from patients.placement_plan import plan_placement
-from patients.selectors import clinic_today, coverage_span, coverage_state, latest_placement, schedule_rules
+from patients.records import schedule
+from patients.records.plan import plan_placement
+from patients.records.selectors import coverage_span, coverage_state, latest_placement, schedule_rules
 
 
 class AuthenticatedRequest(HttpRequest):

@@ -1,6 +1,6 @@
 """The reports page: each clinic's monthly figures with a small chart each, and two CSV downloads.
 
-The figures come from ``patients.reports``; this module picks the clinic and the months, draws the
+The figures come from ``patients.reports.queries``; this module picks the clinic and the months, draws the
 charts as inline SVG (no JavaScript) and writes the CSV files.
 """
 
@@ -19,13 +19,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from patients import audit, bounds
 from patients.access import member_clinics
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
 from patients.models import Clinic, RecordAccess
-from patients.report_figures import RETENTION_DAYS, Month, MonthFigures, Share
-from patients.reports import clinic_report, patient_rows
-from patients.schedule import add_months
-from patients.selectors import clinic_today
+from patients.records import bounds
+from patients.records.schedule import add_months
+from patients.reports.figures import RETENTION_DAYS, Month, MonthFigures, Share
+from patients.reports.queries import clinic_report, patient_rows
 
 # The last 12 full months and the current month to date.
 DEFAULT_MONTHS = 13
@@ -51,7 +52,7 @@ class ReportForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start"), cleaned.get("end")
-        # The clinic's records begin in its first year (patients.bounds), so its figures do too; with
+        # The clinic's records begin in its first year (patients.records.bounds), so its figures do too; with
         # every clinic asked for, the earliest of theirs.
         chosen = cleaned.get("clinic")
         oldest = min([chosen] if chosen else list(self.clinics), key=bounds.first_day, default=None)

@@ -16,9 +16,11 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import audit, formats, services
+from patients import formats, services
 from patients.access import get_group_for, get_patient_for, member_clinics
-from patients.forms_therapy import (
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
+from patients.forms.therapy import (
     GroupAttendanceForm,
     TherapyGroupCreateForm,
     TherapyGroupDetailsForm,
@@ -26,7 +28,6 @@ from patients.forms_therapy import (
     TherapySessionForm,
 )
 from patients.models import Patient, RecordAccess, TherapyGroup, TherapySession
-from patients.selectors import clinic_today
 from patients.views.record_forms import AuthenticatedRequest, posted
 
 

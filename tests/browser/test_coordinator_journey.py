@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from patients import formats, services
+from patients.clinic_time import clinic_today
 from patients.models import Membership, Patient, Placement, TherapySession, Visit
-from patients.schedule import add_months
-from patients.selectors import clinic_today
+from patients.records.schedule import add_months
 from tests.browser.pages import OpenPage, save_screenshots, sign_in, worklist
 from tests.factories import INDUCTION, MembershipFactory, PatientFactory, UserFactory
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from patients import services
-from patients.selectors import clinic_today
+from patients.clinic_time import clinic_today
 from tests.browser.pages import OpenPage, sign_in
 from tests.factories import INDUCTION, MembershipFactory, PatientFactory, UserFactory
 

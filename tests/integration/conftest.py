@@ -40,7 +40,7 @@ WORKER_READY_TIMEOUT = 60
 CELERY_KEY_PATTERNS = ("celery", "celery\x06\x16*", "unacked", "unacked_index", "unacked_mutex")
 # What the caller's environment must not hand to the processes: they get the test's own values.
 DROPPED = {"DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL"}
-# The token in a reminder's links starts with the reminder's uuid (patients.links).
+# The token in a reminder's links starts with the reminder's uuid (patients.reminders.links).
 UNSUBSCRIBE_TOKEN = re.compile(r"/(?P<uuid>[0-9a-f]{32})\.")
 ALL_DAY = {"reminder_daytime_start": datetime.time(0), "reminder_daytime_end": datetime.time(23, 59, 59, 999999)}
 

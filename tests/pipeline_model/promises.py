@@ -5,9 +5,9 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from patients import reminder_timing
 from patients.models import Reminder, Visit
-from patients.reminders import ABANDONED
+from patients.reminders import timing as reminder_timing
+from patients.reminders.dispatcher import ABANDONED
 from tests.pipeline_model.records import LONDON, PatientRecord, VisitRecord, local, passes_at
 
 ROW_FIELDS = (

@@ -58,9 +58,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from patients import reminders, services
+from patients import services
 from patients.emails import site_domain
 from patients.models import Patient, Reminder, Visit
+from patients.reminders import dispatcher as reminders
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
 from tests.pipeline_model.mail import SentEmail, calendar_going_backwards, capture, repeated_reminders, why_untrue
 from tests.pipeline_model.promises import ROW_FIELDS, missing_reminders

@@ -1,7 +1,7 @@
 """``manage.py prune_audit [--dry-run] [--batch-size N]``: delete audit rows past keeping.
 
 Change history and the read log older than ``AUDIT_RETENTION_DAYS`` go, table by table, in
-batches (``patients.audit_retention``). Beat runs the same once a day.
+batches (``patients.audit.retention``). Beat runs the same once a day.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from patients import formats
-from patients.audit_retention import DEFAULT_BATCH_SIZE, AuditTable, prune_audit_trail, retention_cutoff
+from patients.audit.retention import DEFAULT_BATCH_SIZE, AuditTable, prune_audit_trail, retention_cutoff
 
 
 class Command(BaseCommand):

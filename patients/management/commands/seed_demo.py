@@ -5,7 +5,7 @@ Patients come from ``patients.demo`` and are only ever added: a rerun with the s
 nothing, a larger N adds the missing ones in the same mix, a smaller one says so and deletes nothing.
 Each batch of patients is written in bulk in one transaction of its own, so an interrupted run
 leaves whole patients behind and the next run carries on from there. Each patient, placement, visit
-and session gets the "created" history row a service's save would have left (``patients.audit``);
+and session gets the "created" history row a service's save would have left (``patients.audit.services``);
 group rosters are written without one, so a group's history starts at its first change.
 """
 
@@ -21,7 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from patients import audit, demo, outbox
+from patients import demo
+from patients.audit import services as audit
+from patients.clinic_time import clinic_today
 from patients.models import (
     Clinic,
     Membership,
@@ -33,7 +35,8 @@ from patients.models import (
     TherapySession,
     Visit,
 )
-from patients.selectors import clinic_today, schedule_rules
+from patients.records.selectors import schedule_rules
+from patients.reminders import outbox
 
 DEFAULT_PATIENTS = 60
 # About 12,000 rows a transaction at the demo mix; 10,000 patients report progress every 5 %.

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from patients.reminders import dispatch
+from patients.reminders.dispatcher import dispatch
 
 
 class Command(BaseCommand):

@@ -1,0 +1,196 @@
+"""Writes about placements: recording one (with its visits and reminders) and a removal.
+
+Each service takes keyword-only arguments, checks the request, and either saves all of it in one
+transaction or raises ``ValidationError`` (keyed by field where a field is at fault) and saves
+nothing. The blocks are plain ``atomic`` rather than durable so that services compose: the demo
+seeder records many placements inside one transaction of its own. Reminder rows change in the same
+transaction as the visits they announce (``patients.reminders.outbox``); a bulk write goes through
+``patients.audit.services`` so that it leaves a history row for each row it changes.
+"""
+
+import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients import formats
+from patients.audit import services as audit
+from patients.models import CheckResult, NaloxoneChallenge, Patient, Placement, Product, Visit
+from patients.records import bounds, schedule
+from patients.records.plan import placement_coverage_end, planned_coverage_end, unsaved_visits
+from patients.records.selectors import coverage_spans, schedule_rules
+from patients.records.services.base import cancel_visits, locked_patient, refuse_nul_characters, save_checked
+from patients.reminders import outbox
+from patients.roles import Action, require
+
+# Placements
+
+
+def record_placement(
+    *,
+    patient: Patient,
+    product: Product,
+    placed_on: datetime.date,
+    dose_mg: Any = None,
+    lot_number: str = "",
+    body_site: str = "",
+    placed_by: User | None = None,
+    opioid_free_days: int | None = None,
+    urine_screen: str = CheckResult.NOT_DONE,
+    naloxone_challenge: str = NaloxoneChallenge.NOT_DONE,
+    naloxone_waiver_reason: str = "",
+    covers_until: datetime.date | None = None,
+    covers_until_override_reason: str = "",
+    early_renewal_reason: str = "",
+    notes: str = "",
+    by: User | None = None,
+) -> Placement:
+    """Record a dose and plan its visits; a renewal closes the previous cycle.
+
+    The previous placement's scheduled visits due on or after ``placed_on`` are cancelled as
+    superseded; earlier ones stay, to be completed or marked missed. A different coverage end, an
+    early renewal and a naloxone waiver are clinical overrides.
+    """
+    with transaction.atomic():
+        patient = locked_patient(patient)
+        require(by, Action.RECORD_PLACEMENTS, patient.clinic)
+        if naloxone_waiver_reason.strip() or early_renewal_reason.strip() or covers_until_override_reason.strip():
+            require(by, Action.CLINICAL_OVERRIDE, patient.clinic)
+        rules = schedule_rules()
+        covers_until, overridden = placement_coverage_end(
+            patient=patient, product=product, placed_on=placed_on, covers_until=covers_until
+        )
+        _check_placement(
+            patient=patient,
+            product=product,
+            placed_on=placed_on,
+            induction={
+                "opioid_free_days": opioid_free_days,
+                "urine_screen": urine_screen,
+                "naloxone_challenge": naloxone_challenge,
+                "naloxone_waiver_reason": naloxone_waiver_reason,
+            },
+            early_renewal_reason=early_renewal_reason,
+            rules=rules,
+        )
+        if overridden and not covers_until_override_reason.strip():
+            planned_end = planned_coverage_end(product=product, placed_on=placed_on)
+            raise ValidationError(
+                {
+                    "covers_until_override_reason": (
+                        f"{product.name} covers until {formats.day(planned_end)}; "
+                        "give the clinical reason for a different end date."
+                    )
+                }
+            )
+        if not overridden:
+            covers_until_override_reason = ""
+        placement = Placement(
+            patient=patient,
+            product=product,
+            placed_on=placed_on,
+            dose_mg=dose_mg,
+            lot_number=lot_number.strip(),
+            body_site=body_site,
+            placed_by=placed_by,
+            opioid_free_days=opioid_free_days,
+            urine_screen=urine_screen,
+            naloxone_challenge=naloxone_challenge,
+            naloxone_waiver_reason=naloxone_waiver_reason.strip(),
+            covers_until=covers_until,
+            covers_until_override_reason=covers_until_override_reason.strip(),
+            early_renewal_reason=early_renewal_reason.strip(),
+            notes=notes,
+        )
+        save_checked(placement)
+        superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
+            placement=placement
+        )
+        # A patient who was sent one of them is told it is off, so no stale entry stays in their calendar.
+        cancel_visits(superseded, reason=Visit.CancelReason.SUPERSEDED, by=by)
+        visits = audit.create_with_history(
+            Visit,
+            unsaved_visits(
+                patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
+            ),
+            user=by,
+        )
+        outbox.write_visit_reminders(visits, now=timezone.now())
+    return placement
+
+
+def _check_placement(
+    *,
+    patient: Patient,
+    product: Product,
+    placed_on: datetime.date,
+    induction: dict[str, Any],
+    early_renewal_reason: str,
+    rules: schedule.ScheduleRules,
+) -> None:
+    """Every refusal a placement can meet, gathered so the coordinator sees them all at once."""
+    if patient.status == Patient.Status.DISCHARGED:
+        raise ValidationError("This patient is discharged. Readmit them before recording a placement.")
+    errors: dict[str, str] = {}
+    if product.clinic_id != patient.clinic_id:
+        errors["product"] = "This product is not in this clinic's catalogue."
+    elif not product.is_active:
+        errors["product"] = "This product is no longer in use; choose another."
+    spans = coverage_spans(patient)
+    previous = max(spans, key=lambda span: span.placed_on, default=None)
+    if previous and placed_on <= previous.placed_on:
+        errors["placed_on"] = (
+            f"The previous placement was on {formats.day(previous.placed_on)}; a new one must come after it."
+        )
+    if errors:
+        raise ValidationError(errors)
+    state = schedule.coverage_state(spans=spans, today=placed_on, discharged=False, rules=rules)
+    if schedule.needs_induction(state):
+        problems = schedule.induction_problems(**induction, rules=rules)
+        if problems:
+            why = "a first placement" if state is schedule.CoverageState.NONE else "re-induction after a lapse"
+            problems.setdefault(NON_FIELD_ERRORS, f"The induction checklist is required for {why}.")
+            raise ValidationError(problems)
+    elif (
+        previous
+        and schedule.is_early_renewal(previous=previous, placed_on=placed_on)
+        and not early_renewal_reason.strip()
+    ):
+        raise ValidationError(
+            {
+                "early_renewal_reason": (
+                    f"The renewal window opens on {formats.day(previous.renewal_opens_on)}. "
+                    "To renew earlier, give the clinical reason."
+                )
+            }
+        )
+
+
+def record_removal(
+    *, placement: Placement, removed_on: datetime.date, reason: str, by: User | None = None
+) -> Placement:
+    """An implant taken out early: coverage ends that day and its later visits are cancelled."""
+    with transaction.atomic():
+        patient = locked_patient(placement.patient)
+        require(by, Action.RECORD_PLACEMENTS, patient.clinic)
+        placement = Placement.objects.select_for_update().get(pk=placement.pk)
+        if placement.removed_on is not None:
+            raise ValidationError(f"This placement was already removed on {formats.day(placement.removed_on)}.")
+        if removed_on < placement.placed_on:
+            raise ValidationError({"removed_on": "The removal cannot come before the placement."})
+        bounds.check_happened(bounds.REMOVAL, day=removed_on, clinic=patient.clinic, field="removed_on")
+        if not reason.strip():
+            raise ValidationError({"removal_reason": "Say why the implant was removed."})
+        placement.removed_on = removed_on
+        placement.removal_reason = reason.strip()
+        refuse_nul_characters(placement)
+        placement.save(update_fields=["removed_on", "removal_reason"])
+        cancel_visits(
+            placement.visits.filter(status=Visit.Status.SCHEDULED, due_on__gt=removed_on),
+            reason=Visit.CancelReason.REMOVED,
+            by=by,
+        )
+    return placement

@@ -1,0 +1,1 @@
+"""The reports page: monthly figures per clinic (``figures``, pure), their queries, charts and exports."""

@@ -1,0 +1,1 @@
+"""Therapy: individual sessions, groups and their members, and attendance."""
