@@ -6,7 +6,7 @@
 #
 # The SQLite run freezes the tests' clock on TEST_TODAY (tests/pinned_day.py), by default on a day
 # that catches tests which only pass on some days; the PostgreSQL run keeps the real day, so the
-# two runs together cover a hard day and whatever today is. Tests marked `services` (real workers
+# two runs together cover a hard day and whatever today is. Tests marked `workers` (real workers
 # in other processes) run on the real clock in both.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

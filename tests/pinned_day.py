@@ -39,7 +39,7 @@ def header(day: datetime.date | None) -> str:
         return f"{TEST_TODAY}: unset, tests run on the real clock"
     return (
         f"{TEST_TODAY}: clock frozen at {day.isoformat()} {PINNED_TIME:%H:%M} {PINNED_ZONE.key} "
-        "(tests marked services run on the real clock)"
+        "(tests marked workers run on the real clock)"
     )
 
 
@@ -54,11 +54,11 @@ def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     clock), and a frozen clock gives every run of a test the same moments. Tests that set the time
     themselves (``time_machine.move_to``) travel on from here and come back on teardown.
 
-    Tests marked ``services`` run real workers in other processes, which no patch reaches: they keep
+    Tests marked ``workers`` run real workers in other processes, which no patch reaches: they keep
     the real clock and build their data from it.
     """
     day = request.config.stash[day_key]
-    if day is None or request.node.get_closest_marker("services"):
+    if day is None or request.node.get_closest_marker("workers"):
         yield
         return
     noon = datetime.datetime.combine(day, PINNED_TIME, tzinfo=PINNED_ZONE)

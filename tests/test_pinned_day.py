@@ -46,6 +46,6 @@ def test_a_test_that_moves_the_clock_itself_still_can(time_machine):
     assert timezone.now() == datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC)
 
 
-@pytest.mark.services
+@pytest.mark.workers
 def test_tests_with_real_workers_keep_the_real_clock():
     assert not time_machine.escape_hatch.is_travelling()

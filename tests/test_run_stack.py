@@ -6,7 +6,7 @@ temporary folders, so it neither clashes with a developer's running stack nor to
 checkout's var/ (the database, the secret key, mail, Redis's folder, beat's schedule).
 
 The stack's processes run on the real clock, which TEST_TODAY cannot move: the test is marked
-``services``, so it keeps the real clock too and builds its data from it.
+``workers``, so it keeps the real clock too and builds its data from it.
 """
 
 import contextlib
@@ -29,7 +29,7 @@ import redis
 
 from tests.service_fixtures import service_missing
 
-pytestmark = pytest.mark.services
+pytestmark = pytest.mark.workers
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 120  # seconds: migrate and seed a new database, then start four processes

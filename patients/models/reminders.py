@@ -33,6 +33,10 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    # Statuses of a reminder that did not reach the patient, so someone must phone instead: the
+    # patient page marks such rows (``needs_a_call``), and the worklists filter by them in SQL.
+    NEEDS_A_CALL = (Status.FAILED, Status.SKIPPED, Status.EXPIRED)
+
     class SkipReason(models.TextChoices):
         NO_CONSENT = "no_consent", "No consent to email: phone instead"
         NO_EMAIL = "no_email", "No email address: phone instead"
@@ -155,6 +159,10 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display().lower()})"
+
+    @property
+    def needs_a_call(self) -> bool:
+        return self.status in self.NEEDS_A_CALL
 
 
 class PipelineHeartbeat(models.Model):

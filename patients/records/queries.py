@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -24,8 +23,10 @@ from patients.clinic_time import ClinicDays, clinic_today
 from patients.models import FollowUpCall, Patient, Placement, Reminder, TherapySession, Visit
 from patients.models.querysets import PlacementQuerySet
 from patients.records import schedule, timeline
-from patients.records.selectors import coverage_span, schedule_rules
-from patients.records.summary import Attendance, Flag, LiverLimits, attendance, findings_summary, safety_flags
+from patients.records.safety import Flag, safety_flags
+from patients.records.selectors import coverage_span, liver_limits, schedule_rules
+from patients.records.summary import findings_summary
+from patients.therapy.attendance import Attendance, attendance
 
 PAGE_SIZE = 50
 # Sort keys the list accepts, each with its ORDER BY; names break every tie so pages never shuffle.
@@ -39,16 +40,6 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "covers_until": (F("coverage_ends_on").asc(nulls_last=True), *NAME_ORDER),
     "-covers_until": (F("coverage_ends_on").desc(nulls_last=True), *NAME_ORDER),
 }
-# Reminders that did not reach the patient: someone must phone instead.
-NEEDS_A_CALL = frozenset({Reminder.Status.FAILED, Reminder.Status.SKIPPED, Reminder.Status.EXPIRED})
-
-
-def liver_limits() -> LiverLimits:
-    return LiverLimits(
-        alt_upper=settings.ALT_UPPER_LIMIT_OF_NORMAL,
-        ast_upper=settings.AST_UPPER_LIMIT_OF_NORMAL,
-        multiple=settings.LIVER_FLAG_MULTIPLE,
-    )
 
 
 # The Patients list
@@ -240,7 +231,7 @@ class ReminderRow:
 
     @property
     def needs_call(self) -> bool:
-        return self.reminder.status in NEEDS_A_CALL
+        return self.reminder.needs_a_call
 
 
 @dataclass(frozen=True)
@@ -325,14 +316,7 @@ def patient_page(patient: Patient) -> PatientPage:
     ]
     calls = list(patient.follow_up_calls.select_related("called_by", "visit").order_by("-called_at", "-pk"))
 
-    spans = [
-        schedule.CoverageSpan(
-            placed_on=placement.placed_on,
-            ends_on=placement.coverage_ends_on,
-            renewal_lead_days=placement.product.renewal_window_lead_days,
-        )
-        for placement in placements
-    ]
+    spans = [coverage_span(placement) for placement in placements]
     state = schedule.coverage_state(
         spans=spans, today=today, discharged=patient.status == Patient.Status.DISCHARGED, rules=schedule_rules()
     )

@@ -27,6 +27,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 
 @dataclass(frozen=True)
 class ScheduleRules:
@@ -155,6 +157,22 @@ def coverage_state(
     if (today - span.ends_on).days > rules.reinduction_after_lapse_days:
         return CoverageState.REINDUCTION_REQUIRED
     return CoverageState.LAPSED
+
+
+def lapse_conditions(
+    *, today: datetime.date, rules: ScheduleRules, ends_on: str = "ends_on"
+) -> dict[CoverageState, Q]:
+    """:func:`coverage_state`'s two lapsed states as database conditions, over the last protected
+    day of each patient's newest placement (annotated as ``ends_on``), for patients not discharged.
+
+    Lapsed for more than ``reinduction_after_lapse_days`` days, that is an end before ``today``
+    minus those days, needs re-induction; any later end before ``today`` is a lapse.
+    """
+    threshold = today - datetime.timedelta(days=rules.reinduction_after_lapse_days)
+    return {
+        CoverageState.LAPSED: Q(**{f"{ends_on}__lt": today, f"{ends_on}__gte": threshold}),
+        CoverageState.REINDUCTION_REQUIRED: Q(**{f"{ends_on}__lt": threshold}),
+    }
 
 
 def needs_induction(state: CoverageState) -> bool:

@@ -1,11 +1,12 @@
-"""Reads that several pages, services and commands share."""
+"""Reads that several pages, services and commands share, and the rules' settings."""
 
 import datetime
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from patients.models import Patient, Placement
-from patients.records import schedule
+from patients.models import Patient, Placement, Visit
+from patients.records import safety, schedule
 
 
 def schedule_rules() -> schedule.ScheduleRules:
@@ -15,6 +16,32 @@ def schedule_rules() -> schedule.ScheduleRules:
         monitoring_window_days=settings.MONITORING_WINDOW_DAYS,
         reinduction_after_lapse_days=settings.REINDUCTION_AFTER_LAPSE_DAYS,
         induction_min_opioid_free_days=settings.INDUCTION_MIN_OPIOID_FREE_DAYS,
+    )
+
+
+def liver_limits() -> safety.LiverLimits:
+    """The liver limits in force, from settings."""
+    return safety.LiverLimits(
+        alt_upper=settings.ALT_UPPER_LIMIT_OF_NORMAL,
+        ast_upper=settings.AST_UPPER_LIMIT_OF_NORMAL,
+        multiple=settings.LIVER_FLAG_MULTIPLE,
+    )
+
+
+def with_safety_results(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
+    """Each patient with what ``safety.flagged_to_act_on`` reads: ``item9``, ``alt`` and ``ast`` (each the
+    latest value recorded in the lookback) and ``liver_tested`` (any liver test in it)."""
+    recent = Visit.objects.filter(
+        patient=OuterRef("pk"), status=safety.COMPLETED, completed_on__gte=safety.lookback_start(today)
+    )
+
+    def latest(field: str) -> Subquery:
+        newest_first = recent.filter(**{f"{field}__isnull": False}).order_by("-completed_on", "-due_on", "-pk")
+        return Subquery(newest_first.values(field)[:1])
+
+    liver_tested = recent.filter(Q(alt_u_per_l__isnull=False) | Q(ast_u_per_l__isnull=False))
+    return patients.annotate(
+        item9=latest(safety.ITEM9), alt=latest(safety.ALT), ast=latest(safety.AST), liver_tested=Exists(liver_tested)
     )
 
 

@@ -38,7 +38,6 @@ from patients.clinic_time import clinic_today
 from patients.models import Clinic, Patient, Placement, TherapySession, Visit
 from patients.records import schedule
 from patients.records.selectors import schedule_rules
-from patients.records.summary import ATTENDANCE_DAYS
 from patients.reports.figures import (
     DAY,
     Dose,
@@ -50,6 +49,7 @@ from patients.reports.figures import (
     status_timeline,
     tally,
 )
+from patients.therapy import attendance as attendance_rule
 
 # The queries: a fixed handful per clinic.
 
@@ -174,7 +174,7 @@ class PatientRow:
     covers_until: datetime.date | None
     last_placed_on: datetime.date | None
     next_visit_due_on: datetime.date | None
-    therapy_attendance: Share  # attended of attended + missed, in the last ATTENDANCE_DAYS days
+    therapy_attendance: Share  # attended of attended + missed, counted as the patient page counts
 
 
 def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow]:
@@ -197,7 +197,7 @@ def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow
         .values_list("patient_id", "next_due")
     )
     recent = TherapySession.objects.filter(
-        patient__clinic=clinic, held_on__gt=today - datetime.timedelta(days=ATTENDANCE_DAYS), held_on__lte=today
+        patient__clinic=clinic, held_on__gte=attendance_rule.counted_since(today), held_on__lte=today
     )
     attendance = dict(_attendance(recent, by="patient_id"))
     rules, labels = schedule_rules(), dict(Patient.Status.choices)

@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET
 
 from patients import roles
 from patients.access import member_clinics
-from patients.worklists.queries import dashboard_worklists, waiting_reminders
+from patients.worklists.dashboard import dashboard_worklists
+from patients.worklists.queries import waiting_reminders
 
 
 @login_required

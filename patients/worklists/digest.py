@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 
 from patients.clinic_time import clinic_midnight, clinic_today
 from patients.emails import build_email
-from patients.models import Clinic, DigestRun, Membership, Reminder, Visit
+from patients.models import Clinic, DigestRun, Membership
 from patients.records.schedule import CoverageState
-from patients.worklists import lists as worklists
+from patients.worklists import queries
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +33,28 @@ class Section:
 
 
 def digest_sections(clinic: Clinic, *, today: datetime.date) -> list[Section]:
-    """How many patients each of the dashboard's lists holds for one clinic, most urgent first.
+    """How many patients each of the dashboard's calling and booking lists holds for one clinic,
+    most urgent first: the same queries as the dashboard.
 
     Counts only: an email leaves the clinic's systems, so it names no patient and no record
     number; the dashboard, behind a sign-in, has the names.
     """
-    lapsed = [row.state for row in worklists.lapsed_patients(clinic, today=today)]
-    renewals: QuerySet[Visit] = worklists.open_renewal_windows_without_appointment(clinic, today=today)
-    missed: QuerySet[Visit] = worklists.recent_missed_visits(clinic, today=today)
+    lapses = queries.lapses(clinic, today=today)
     # Yesterday's failures and expiries, and today's skipped rows (known in advance: phone instead).
-    calls: QuerySet[Reminder] = worklists.reminders_needing_a_call(
+    calls = queries.reminders_needing_a_call(
         clinic,
         since=clinic_midnight(today - datetime.timedelta(days=1), clinic),
         until=clinic_midnight(today + datetime.timedelta(days=1), clinic),
     )
-    stopped: QuerySet[Visit] = worklists.visits_to_phone_about(clinic, today=today, now=clinic_midnight(today, clinic))
+    stopped = queries.visits_to_phone_about(clinic, today=today, now=clinic_midnight(today, clinic))
     return [
-        Section("Coverage lapsed", lapsed.count(CoverageState.LAPSED)),
-        Section("Re-induction required", lapsed.count(CoverageState.REINDUCTION_REQUIRED)),
-        Section("Renewal window open, no appointment", renewals.count()),
-        Section(f"Missed visits (last {worklists.MISSED_VISIT_DAYS} days)", missed.count()),
+        Section(CoverageState.LAPSED.label, lapses[CoverageState.LAPSED].count()),
+        Section(CoverageState.REINDUCTION_REQUIRED.label, lapses[CoverageState.REINDUCTION_REQUIRED].count()),
+        Section("Renewal window open, no appointment", queries.open_renewal_windows(clinic, today=today).count()),
+        Section(
+            f"Missed visits (last {queries.MISSED_VISIT_DAYS} days)",
+            queries.missed_awaiting_call(clinic, today=today).count(),
+        ),
         Section("Reminders that did not go out (phone instead)", calls.count() + stopped.count()),
     ]
 

@@ -4,7 +4,7 @@ The tests commit their rows (``django_db(transaction=True)``) into the test data
 workers they start read the same database through DATABASE_URL. Every process is killed, and every
 server stopped, by the fixture that started it, whatever the test did.
 
-These tests keep the real clock (they are marked ``services``, which TEST_TODAY leaves alone):
+These tests keep the real clock (they are marked ``workers``, which TEST_TODAY leaves alone):
 time-machine cannot reach the workers' processes, so every row is built from the real now.
 """
 

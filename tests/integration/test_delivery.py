@@ -4,7 +4,7 @@ Each test starts its own SMTP server and Celery processes against the test datab
 tests' Redis, makes reminders due a minute ago in a clinic whose daytime is the whole day, and
 waits (bounded) for what arrives at the SMTP server and what the rows say.
 
-Marked ``services``: the workers run in other processes on the real clock, and so do these
+Marked ``workers``: the workers run in other processes on the real clock, and so do these
 tests, whatever TEST_TODAY says.
 """
 
@@ -25,7 +25,7 @@ from tests.integration.processes import wait_until
 from tests.integration.smtp import SmtpServer
 from tests.service_fixtures import requires_postgres
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 
 BEAT_INTERVAL = settings.CELERY_BEAT_SCHEDULE["dispatch-due-reminders"]["schedule"]
 

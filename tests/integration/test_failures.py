@@ -3,7 +3,7 @@
 A worker killed with SIGKILL, Redis gone, a template that fails for one patient: each test breaks
 one real part while reminders are due, and checks what the SMTP server and the rows end with.
 
-Marked ``services``: the workers run in other processes on the real clock, and so do these
+Marked ``workers``: the workers run in other processes on the real clock, and so do these
 tests, whatever TEST_TODAY says.
 """
 
@@ -23,7 +23,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.processes import wait_until
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 
 BATCH_SIZE = 50
 CONCURRENCY = 2

@@ -1,5 +1,5 @@
 """The reminder rows the app promises for visits still to come, checked after every step of
-tests/pipeline_model/test_pipeline_model.py against the machine's own records."""
+tests/reminders/pipeline_model/test_pipeline_model.py against the machine's own records."""
 
 import datetime
 from collections.abc import Iterable, Mapping
@@ -8,7 +8,7 @@ from typing import Any
 from patients.models import Reminder, Visit
 from patients.reminders import timing as reminder_timing
 from patients.reminders.dispatcher import ABANDONED
-from tests.pipeline_model.records import LONDON, PatientRecord, VisitRecord, local, passes_at
+from tests.reminders.pipeline_model.records import LONDON, PatientRecord, VisitRecord, local, passes_at
 
 ROW_FIELDS = (
     "visit_id",

@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from patients import services
+from patients import formats, services
 from patients.models import Patient, Reminder, TherapySession, Visit
 from patients.records import timeline
+from patients.records.safety import SAFETY_LOOKBACK_DAYS
 from patients.records.schedule import add_months
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
@@ -325,21 +326,31 @@ def test_the_attendance_rate_leaves_out_excused_and_cancelled_sessions(signed_in
 
 def test_it_shows_every_safety_flag(signed_in, clinic, implant):
     patient = patient_in(clinic, liver_condition=True, liver_condition_note="Hepatitis C, treated in 2021.")
-    visits = list(place(patient, implant, datetime.date(2026, 1, 10)).visits.order_by("due_on"))
+    visits = list(place(patient, implant, TODAY - 60 * DAY).visits.order_by("due_on"))
     services.complete_visit(
         visit=visits[0], completed_on=visits[0].due_on, alt_u_per_l=130, phq9_total=12, phq9_item9=1
     )
     response = signed_in.get(reverse("patients:patient_detail", args=[patient.uuid]))
     titles = [flag.title for flag in response.context["page"].flags]
-    assert titles == [
-        "PHQ-9 item 9 positive",
-        "Liver tests above 3 times normal",
-        "Liver condition",
-        "No liver test in 90 days",
-    ]
+    assert titles == ["PHQ-9 item 9 positive", "Liver tests above 3 times normal", "Liver condition"]
     html = response.content.decode()
     assert "Hepatitis C, treated in 2021." in html
-    assert "ALT 130 U/L on 10 Feb 2026" in html
+    assert f"ALT 130 U/L on {formats.day(visits[0].due_on)}" in html
+
+
+def test_results_older_than_the_lookback_raise_no_flag_and_leave_a_liver_condition_untested(
+    signed_in, clinic, implant
+):
+    patient = patient_in(clinic, liver_condition=True)
+    visits = list(place(patient, implant, datetime.date(2026, 1, 10)).visits.order_by("due_on"))
+    services.complete_visit(
+        visit=visits[0], completed_on=visits[0].due_on, alt_u_per_l=130, phq9_total=12, phq9_item9=1
+    )
+    assert TODAY - visits[0].due_on > SAFETY_LOOKBACK_DAYS * DAY
+    response = signed_in.get(reverse("patients:patient_detail", args=[patient.uuid]))
+    flags = response.context["page"].flags
+    assert [flag.title for flag in flags] == ["Liver condition", "No liver test in 90 days"]
+    assert flags[1].detail == "Last liver test on 10 Feb 2026."
 
 
 def test_the_flags_follow_the_latest_visit_that_recorded_them(signed_in, clinic, implant):

@@ -20,8 +20,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import client_address
 from patients.public_urls import urlpatterns as public_patterns
+from tests.accounts.test_sign_in_wall import staff_paths
 from tests.factories import MembershipFactory, UserFactory
-from tests.test_sign_in_wall import staff_paths
 
 pytestmark = pytest.mark.django_db
 

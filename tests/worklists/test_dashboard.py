@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from patients import services
 from patients.models import Clinic, Reminder
-from patients.worklists.queries import dashboard_worklists
+from patients.worklists.dashboard import dashboard_worklists
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,7 @@ from patients.models import Reminder
 from patients.reminders import links
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DJANGO_ENV": "production",
     "DATABASE_URL": "sqlite:///tmp/security-settings.sqlite3",

@@ -25,7 +25,7 @@ Every email Django's locmem outbox captures is read back (mail.py beside this fi
 
 Every run is seeded, and a failure ends with the line that replays it, for instance:
 
-    PIPELINE_MODEL_SEED=1234 .venv/bin/pytest tests/pipeline_model
+    PIPELINE_MODEL_SEED=1234 .venv/bin/pytest tests/reminders/pipeline_model
 
 ``PIPELINE_MODEL_SHRINK=1`` also shrinks the failure to its shortest steps (minutes), and
 ``PIPELINE_MODEL_EXAMPLES`` / ``PIPELINE_MODEL_STEPS`` (default 25 and 30) make a longer search.
@@ -63,9 +63,15 @@ from patients.emails import site_domain
 from patients.models import Patient, Reminder, Visit
 from patients.reminders import dispatcher as reminders
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
-from tests.pipeline_model.mail import SentEmail, calendar_going_backwards, capture, repeated_reminders, why_untrue
-from tests.pipeline_model.promises import ROW_FIELDS, missing_reminders
-from tests.pipeline_model.records import (
+from tests.reminders.pipeline_model.mail import (
+    SentEmail,
+    calendar_going_backwards,
+    capture,
+    repeated_reminders,
+    why_untrue,
+)
+from tests.reminders.pipeline_model.promises import ROW_FIELDS, missing_reminders
+from tests.reminders.pipeline_model.records import (
     DAYTIME,
     LONDON,
     Moment,

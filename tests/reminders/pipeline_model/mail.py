@@ -1,5 +1,5 @@
 """The reminder emails a test captured, read as a patient's mail program reads them, and the
-promises they must keep. Used by tests/pipeline_model/test_pipeline_model.py.
+promises they must keep. Used by tests/reminders/pipeline_model/test_pipeline_model.py.
 
 Each captured message is parsed from its MIME form: the Message-ID header, the recipient, and the
 ``.ics`` attachment's METHOD, UID, SEQUENCE and DTSTART. The row with that Message-ID says which
@@ -17,7 +17,7 @@ import icalendar
 from django.core.mail import EmailMessage
 
 from patients.models import Reminder, Visit
-from tests.pipeline_model.records import Moment, is_daytime, passes_at
+from tests.reminders.pipeline_model.records import Moment, is_daytime, passes_at
 
 
 @dataclass(frozen=True)
