@@ -13,6 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients import services
+from patients.models import Patient
+from patients.reports import figures
 from patients.reports.figures import Dose, PatientHistory, StatusChange, months_between, status_timeline, tally
 from patients.reports.queries import clinic_report
 from patients.views.reports import MONTHLY_COLUMNS, PATIENT_COLUMNS
@@ -428,3 +430,9 @@ def test_it_runs_the_same_queries_for_50_and_500_patients(frozen_now, client, dj
     for url in ("/reports/monthly.csv", "/reports/patients.csv"):
         with django_assert_max_num_queries(PAGE_QUERY_LIMIT):
             b"".join(client.get(url).streaming_content)
+
+
+def test_the_figures_statuses_are_the_models():
+    assert figures.ACTIVE == Patient.Status.ACTIVE
+    assert figures.DISCHARGED == Patient.Status.DISCHARGED
+    assert set(Patient.Status.values) - {Patient.Status.DISCHARGED} == figures.IN_CARE
