@@ -1,5 +1,5 @@
 # Development tasks. `make run` starts the stack, `make test` runs the suite on SQLite and on
-# PostgreSQL, `make lint` checks (ruff, mypy, bandit, migrations, pip-audit), `make fmt` formats. The logic lives in scripts/.
+# PostgreSQL, `make lint` checks (ruff, mypy, bandit, djLint, migrations, pip-audit), `make fmt` formats. The logic lives in scripts/.
 #   make run PORT=8001 REDIS_PORT=6380     other ports (defaults 8000 and 6379)
 #   make test ARGS="-k schedule -x"        arguments for pytest
 #   make test TEST_TODAY=2028-03-05        the day the SQLite run pins the clock to (default 2028-11-05)
@@ -26,14 +26,15 @@ run: venv
 test: venv
 	TEST_TODAY="$(TEST_TODAY)" scripts/test.sh $(ARGS)
 
-# bandit: medium and high findings fail (settings in pyproject.toml); makemigrations: every model
-# change has its migration; audit.sh: known vulnerabilities in the pins, skipped with a warning
-# where pip-audit's advisory service does not answer.
+# bandit: medium and high findings fail (settings in pyproject.toml); djlint: the templates (its
+# rules in pyproject.toml); makemigrations: every model change has its migration; audit.sh: known
+# vulnerabilities in the pins, skipped with a warning where pip-audit's advisory service does not answer.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/bandit -c pyproject.toml -r . -ll -q
+	$(BIN)/djlint templates --lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	scripts/audit.sh
 

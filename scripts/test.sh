@@ -40,6 +40,12 @@ if ! find_chromium; then
     missing_service "No Chromium at ${CHROMIUM_PATH:-/usr/bin/chromium} (Debian's package: apt-get install chromium)."
 fi
 
+source "$ROOT/scripts/node-tools.sh"
+if ! install_node_tools; then
+    missing_service "Could not install the page checkers (npm ci: vnu-jar, axe-core), or Java is missing." \
+        "The validator tests (tests/browser/test_validators.py) will be SKIPPED."
+fi
+
 if ! start_throwaway_redis; then
     missing_service "Could not start a throwaway redis-server."
     # Never fall back to the default 6379: that may be a developer's `make run`, whose worker would

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.db import connection
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
 from tests.browser.pages import LAPTOP, OpenPage
+from tests.browser.validators import FIGURES, node_tools  # noqa: F401
 
 # What Debian's Chromium needs on these machines, and what keeps it from calling home.
 CHROMIUM_ARGS = [
@@ -66,6 +68,11 @@ class BrowserProblems:
     """What went wrong inside the browser while the pages looked fine: script errors, broken files."""
 
     found: list[str] = field(default_factory=list)
+    # Error pages a test opens on purpose (its 404 and 403 pages), as (status, path).
+    expected: set[tuple[int, str]] = field(default_factory=set)
+
+    def expect_status(self, status: int, path: str) -> None:
+        self.expected.add((status, path))
 
     def watch(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.found.append(f"script error on {page.url}: {error}"))
@@ -73,11 +80,19 @@ class BrowserProblems:
         page.on("response", self._response)
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" and not _is_favicon(message.location.get("url", "")):
+        url = message.location.get("url", "")
+        if message.type == "error" and not _is_favicon(url) and not self._expected(url, message.text):
             self.found.append(f"console error: {message.text}")
+
+    def _expected(self, url: str, text: str) -> bool:
+        """An error status the test asked for; Chromium also logs it as a console error."""
+        path = urlsplit(url).path
+        return any(path == expected and f"status of {status} " in text for status, expected in self.expected)
 
     def _response(self, response: Response) -> None:
         # A refused form answers 200; anything 400 or above is a missing file or a broken page.
+        if (response.status, urlsplit(response.url).path) in self.expected:
+            return
         if response.status >= 400 and not _is_favicon(response.url):
             self.found.append(f"{response.status} for {response.request.method} {response.url}")
 
@@ -88,14 +103,19 @@ def _is_favicon(url: str) -> bool:
 
 
 @pytest.fixture
-def open_page(chromium: Browser, live_server) -> Iterator[OpenPage]:
+def browser_problems() -> BrowserProblems:
+    return BrowserProblems()
+
+
+@pytest.fixture
+def open_page(chromium: Browser, live_server, browser_problems: BrowserProblems) -> Iterator[OpenPage]:
     """Opens a page in a fresh browser context (its own cookies) on the live server.
 
     Takes ``new_context`` keywords, for instance ``java_script_enabled=False``. At the end the test
     fails if any page met a script error or an error response it did not expect.
     """
     contexts = []
-    problems = BrowserProblems()
+    problems = browser_problems
 
     def open_(**context_args: object) -> Page:
         context_args.setdefault("viewport", LAPTOP)
@@ -121,3 +141,10 @@ def artifacts_dir() -> Path:
     path = Path(settings.BASE_DIR) / "test-artifacts" / "browser" / connection.vendor
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The validators' figures of every page (tests/browser/test_validators.py), whatever -s says."""
+    for figures in config.stash.get(FIGURES, []):
+        terminalreporter.write_sep("-", "validators: Nu Html Checker and axe-core, page by page")
+        terminalreporter.write_line(figures)
