@@ -18,10 +18,11 @@ from django.db.models import Count
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from patients import demo, links
+from patients import demo
 from patients.management.commands.seed_demo import LOGINS
 from patients.models import Patient, Reminder, TherapyGroup, Visit
-from patients.reminder_email import UPCOMING_KINDS
+from patients.reminders import links
+from patients.reminders.message import UPCOMING_KINDS
 from tests.browser.conftest import BrowserProblems
 from tests.browser.pages import LAPTOP, TABLET, OpenPage, sign_in
 from tests.browser.validators import (
