@@ -13,9 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients import services
+from patients.reports.exports import MONTHLY_COLUMNS, PATIENT_COLUMNS
 from patients.reports.figures import Dose, PatientHistory, StatusChange, months_between, status_timeline, tally
 from patients.reports.queries import clinic_report
-from patients.views.reports import MONTHLY_COLUMNS, PATIENT_COLUMNS
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
 D = datetime.date
