@@ -4,8 +4,8 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from patients.clinic_time import clinic_today
 from patients.models import Clinic
@@ -46,8 +46,10 @@ class ReportForm(forms.Form):
                 self.add_error(name, f"Choose a month from {earliest.year} on, the clinic's first year.")
         if self.errors:
             return cleaned
-        # Close enough to every clinic's today for a limit; each clinic's own today clips the months.
-        this_month = timezone.localdate().replace(day=1)
+        # A month is in the future when it has begun in none of the clinics concerned; each clinic's
+        # own today then clips the months (months_for). With no clinic at all, the settings' TIME_ZONE.
+        today = max((clinic_today(clinic) for clinic in concerned), default=None) or clinic_today(settings.TIME_ZONE)
+        this_month = today.replace(day=1)
         if start and start > this_month:
             self.add_error("start", "The first month cannot be in the future.")
         elif start and end and start > end:

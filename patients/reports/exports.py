@@ -7,10 +7,10 @@ the file names say what and when, never whom.
 
 import csv
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
 
 from patients.clinic_time import clinic_today
 from patients.models import Clinic
@@ -132,5 +132,8 @@ def patient_lines(clinics: Iterable[Clinic]) -> Iterator[str]:
     return _csv_lines(PATIENT_COLUMNS, rows)
 
 
-def patients_filename() -> str:
-    return f"patients-{timezone.localdate():%Y-%m-%d}.csv"
+def patients_filename(clinics: Sequence[Clinic]) -> str:
+    # Dated by the clinic's calendar; clinics in several zones may not share a day, so a file of
+    # several is dated in the settings' TIME_ZONE, the site's own.
+    day = clinic_today(clinics[0] if len(clinics) == 1 else settings.TIME_ZONE)
+    return f"patients-{day:%Y-%m-%d}.csv"

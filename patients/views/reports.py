@@ -101,4 +101,4 @@ def patients_csv(request: HttpRequest) -> HttpResponseBase:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
     for clinic in clinics:
         audit.record_access(request, what=RecordAccess.What.EXPORT_PATIENTS_CSV, clinic=clinic)
-    return _download(exports.patient_lines(clinics), exports.patients_filename())
+    return _download(exports.patient_lines(clinics), exports.patients_filename(clinics))
