@@ -39,6 +39,11 @@ class RunClock:
         return self.start + datetime.timedelta(seconds=self.elapsed)
 
 
+def described(error: Exception) -> str:
+    """An error as the rows and the coordinators' banner keep it: its kind and its message."""
+    return f"{type(error).__name__}: {error}"
+
+
 ABANDONED = "The worker stopped while sending; tried again."
 
 
@@ -97,7 +102,7 @@ def expire_passed(*, now: datetime.datetime) -> tuple[int, dict[int, str]]:
             raise
         except Exception as error:
             logger.exception("Expiring reminders failed for clinic %s (id %s)", clinic.name, clinic.pk)
-            failures[clinic.pk] = f"{type(error).__name__}: {error}"
+            failures[clinic.pk] = described(error)
     return expired, failures
 
 

@@ -96,7 +96,7 @@ def dispatch(*, now: datetime.datetime) -> DispatchReport:
                 # Whatever went wrong is this clinic's: log it with the clinic, show it to its
                 # coordinators, and serve the others.
                 logger.exception("Reminder dispatch failed for clinic %s (id %s)", clinic.name, clinic.pk)
-                failures[clinic.pk] = f"{type(error).__name__}: {error}"
+                failures[clinic.pk] = claims.described(error)
                 waiting.remove(clinic)
                 continue
             if outcome is None:
@@ -133,7 +133,7 @@ def _clinics_in_daytime(now: datetime.datetime, *, failures: dict[int, str]) -> 
                 serving.append(clinic)
         except Exception as error:
             logger.exception("Reminder hours failed for clinic %s (id %s)", clinic.name, clinic.pk)
-            failures[clinic.pk] = f"{type(error).__name__}: {error}"
+            failures[clinic.pk] = claims.described(error)
     return serving
 
 

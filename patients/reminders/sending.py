@@ -15,7 +15,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from patients.models import Reminder
 from patients.reminders import claims, outbox
-from patients.reminders.claims import RunClock
+from patients.reminders.claims import RunClock, described
 from patients.reminders.message import build_reminder_email
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def send_one(
     except Exception as error:
         # A template that fails for one patient must not hold up the others.
         logger.exception("Reminder %s could not be rendered", reminder.uuid)
-        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not render: {_described(error)}"))
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not render: {described(error)}"))
         return True
     message.connection = mail
     try:
@@ -112,16 +112,12 @@ def send_one(
     except Exception as error:
         # A bad address, a backend's bug: recorded on this row alone.
         logger.exception("Reminder %s could not be sent", reminder.uuid)
-        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not send: {_described(error)}"))
+        outcome.count_attempt(_retry_or_fail(reminder, now=clock(), error=f"Could not send: {described(error)}"))
     else:
         if stamp(reminder, status=Reminder.Status.SENT, sent_at=clock()):
             outcome.sent += 1
             sent.append(reminder)
     return True
-
-
-def _described(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
 
 
 def _send(message: EmailMessage) -> None:
@@ -139,7 +135,7 @@ def _send(message: EmailMessage) -> None:
         raise TransientSendError(f"{error.smtp_code} {error.smtp_error!r}") from error
     except (smtplib.SMTPException, OSError) as error:  # OSError covers time-outs and refusals
         # Dropped connections, refused connections and time-outs: the server may be back soon.
-        raise TransientSendError(f"{type(error).__name__}: {error}") from error
+        raise TransientSendError(described(error)) from error
 
 
 def stamp(reminder: Reminder, *, status: str, **changes: object) -> int:
