@@ -22,17 +22,20 @@ from patients.reports import exports, page
 from patients.reports.queries import clinic_report
 
 
+def _report_form(request: HttpRequest) -> ReportForm:
+    # Always bound: with nothing asked for yet, every field takes its default.
+    return ReportForm(request.GET, clinics=member_clinics(request.user).order_by("name"))
+
+
 @login_required
 @require_GET
 def reports(request: HttpRequest) -> HttpResponse:
     """One clinic's figures by month, a chart each, and how they are counted."""
-    clinics = member_clinics(request.user).order_by("name")
-    # Always bound: with nothing asked for yet, every field takes its default.
-    form = ReportForm(request.GET, clinics=clinics)
+    form = _report_form(request)
     context: dict[str, Any] = {"form": form}
     if not form.is_valid():
         return render(request, "patients/reports/reports.html", context)
-    clinic_list = list(clinics)
+    clinic_list = list(form.clinics)
     clinic = form.cleaned_data.get("clinic") or (clinic_list[0] if clinic_list else None)
     if clinic is None:
         return render(request, "patients/reports/reports.html", context)
@@ -54,12 +57,11 @@ def reports(request: HttpRequest) -> HttpResponse:
 
 def _chosen_clinics(request: HttpRequest) -> tuple[ReportForm, list[Clinic]]:
     """The clinic asked for, or every clinic of the user when none is (the form says if it was bad)."""
-    clinics = member_clinics(request.user).order_by("name")
-    form = ReportForm(request.GET, clinics=clinics)
+    form = _report_form(request)
     if not form.is_valid():
         return form, []
     chosen = form.cleaned_data.get("clinic")
-    chosen_clinics = [chosen] if chosen else list(clinics)
+    chosen_clinics = [chosen] if chosen else list(form.clinics)
     if not chosen_clinics:
         raise Http404("No clinic to report on.")
     return form, chosen_clinics
