@@ -111,7 +111,7 @@ def _calls_to_services(path: Path):
             yield node.lineno, node.func.attr, {keyword.arg for keyword in node.keywords}
 
 
-# Pages and the admin act for a signed-in user; the patient's own links, tasks and commands do not.
+# Pages and the admin act for a signed-in user; the patient's own links (views/public.py), tasks and commands do not.
 ACTING_FOR_STAFF = sorted(
     [
         *(path for path in (REPO / "patients" / "views").glob("*.py") if path.name != "public.py"),

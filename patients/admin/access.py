@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from patients import roles
 from patients.access import history_clinics, member_clinics
-from patients.forms.records import BoundedModelMultipleChoiceField
+from patients.forms.base import BoundedModelMultipleChoiceField
 from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 from patients.records.bounds import is_row_id
 

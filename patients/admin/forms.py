@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from patients import services
+from patients.forms.base import add_service_error
 from patients.models import Clinic, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 from patients.records import bounds
 
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-class ServiceModelForm(forms.ModelForm):
-    """A ModelForm that saves by calling a service from ``call_service``, never by ``instance.save()``."""
+class ServiceCallingForm(forms.ModelForm):
+    """A ModelForm that saves by calling a service from ``call_service`` while it is validated, never by
+    ``instance.save()``. The pages' forms leave that call to their view
+    (``patients.forms.base.ServiceArgumentsForm``)."""
 
     # The admin sets this on the form class it builds afresh for each request.
     acting_user: ClassVar["User | None"] = None
@@ -45,7 +48,7 @@ class ServiceModelForm(forms.ModelForm):
             with transaction.atomic():
                 self.saved = self.call_service(self.cleaned_data)
         except ValidationError as error:
-            self._add_service_error(error)
+            add_service_error(self, error)
         except PermissionDenied as refusal:
             # The admin offers only what the user's role allows; a request made up all the same
             # is answered on the form, beside the typed values.
@@ -53,14 +56,6 @@ class ServiceModelForm(forms.ModelForm):
 
     def call_service(self, data: dict[str, Any]) -> models.Model:
         raise NotImplementedError
-
-    def _add_service_error(self, error: ValidationError) -> None:
-        """Each message beside its field; one about a field this form does not show goes on top."""
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for field, messages in error.error_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
 
     def save(self, commit: bool = True) -> models.Model:
         if self.saved is None:
@@ -71,7 +66,7 @@ class ServiceModelForm(forms.ModelForm):
         """The service saved everything already; the admin calls this all the same."""
 
 
-class PatientAddForm(ServiceModelForm):
+class PatientAddForm(ServiceCallingForm):
     class Meta:
         model = Patient
         fields = ("clinic", *services.PATIENT_DETAILS, "email_consent")
@@ -80,7 +75,7 @@ class PatientAddForm(ServiceModelForm):
         return services.register_patient(**data, by=self.acting_user)
 
 
-class PatientChangeForm(ServiceModelForm):
+class PatientChangeForm(ServiceCallingForm):
     class Meta:
         model = Patient
         fields = (*services.PATIENT_DETAILS, "email_consent")
@@ -89,7 +84,7 @@ class PatientChangeForm(ServiceModelForm):
         return services.update_patient(patient=self.instance, **data, by=self.acting_user)
 
 
-class PlacementAddForm(ServiceModelForm):
+class PlacementAddForm(ServiceCallingForm):
     """Every field is an argument of ``record_placement``, under the same name."""
 
     class Meta:
@@ -125,7 +120,7 @@ class PlacementAddForm(ServiceModelForm):
         return services.record_placement(**data, by=self.acting_user)
 
 
-class PlacementRemovalForm(ServiceModelForm):
+class PlacementRemovalForm(ServiceCallingForm):
     """A placement is read-only once recorded, except that an implant taken out early is recorded."""
 
     class Meta:
@@ -143,7 +138,7 @@ class PlacementRemovalForm(ServiceModelForm):
         )
 
 
-class VisitChangeForm(ServiceModelForm):
+class VisitChangeForm(ServiceCallingForm):
     """Book the appointment (``reschedule_visit``) and record the outcome (``complete_visit``)."""
 
     class Meta:
@@ -186,7 +181,7 @@ class VisitChangeForm(ServiceModelForm):
         return visit
 
 
-class TherapySessionAddForm(ServiceModelForm):
+class TherapySessionAddForm(ServiceCallingForm):
     """An individual session; group attendance is logged for the whole roster elsewhere."""
 
     class Meta:

@@ -40,7 +40,7 @@ class ServiceFormAdmin(ClinicScopedAdmin):
         if obj is None and self.add_form is not None:
             kwargs.setdefault("form", self.add_form)
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        if issubclass(form_class, admin_forms.ServiceModelForm) and request.user.is_authenticated:
+        if issubclass(form_class, admin_forms.ServiceCallingForm) and request.user.is_authenticated:
             form_class.acting_user = request.user  # a class made for this request alone
         return form_class
 

@@ -1,6 +1,6 @@
 """Therapy forms: an individual session, a group's details and members, and a group's roster.
 
-Like ``patients.forms.records``, each form only reads what was typed; a view hands it to one service.
+Like the record forms (``patients.forms.base``), each form only reads what was typed; a view hands it to one service.
 """
 
 import datetime
@@ -12,11 +12,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from patients.forms.records import (
+from patients.forms.base import (
     DATE_WIDGET,
     NOTE_WIDGET,
     BoundedModelMultipleChoiceField,
-    ServiceModelForm,
+    ServiceArgumentsForm,
     StaffChoiceField,
     add_service_error,
     form_helper,
@@ -25,7 +25,7 @@ from patients.forms.records import (
 from patients.models import Clinic, Patient, TherapyGroup, TherapySession
 
 
-class TherapySessionForm(ServiceModelForm):
+class TherapySessionForm(ServiceArgumentsForm):
     """The arguments of ``log_therapy_session`` for one patient's individual session."""
 
     class Meta:
@@ -41,7 +41,7 @@ class TherapySessionForm(ServiceModelForm):
         self.helper = form_helper(Row(Column("held_on"), Column("counsellor")), "status", "note")
 
 
-class TherapyGroupCreateForm(ServiceModelForm):
+class TherapyGroupCreateForm(ServiceArgumentsForm):
     """The arguments of ``create_therapy_group``; members are chosen on the group's page."""
 
     class Meta:
@@ -60,7 +60,7 @@ class TherapyGroupCreateForm(ServiceModelForm):
         self.helper = form_helper("clinic", "name", Row(Column("facilitator"), Column("meets")))
 
 
-class TherapyGroupDetailsForm(ServiceModelForm):
+class TherapyGroupDetailsForm(ServiceArgumentsForm):
     """The arguments of ``update_therapy_group``."""
 
     class Meta:
@@ -82,7 +82,7 @@ class PatientChoices(BoundedModelMultipleChoiceField):
         return label
 
 
-class TherapyGroupMembersForm(ServiceModelForm):
+class TherapyGroupMembersForm(ServiceArgumentsForm):
     """The roster for ``set_group_members``: the clinic's patients in care, and whoever is a member."""
 
     class Meta:

@@ -1,7 +1,8 @@
 """Reminders to patients, from the row written with a visit to the email sent.
 
 ``timing`` (pure: when each reminder goes out), ``outbox`` (writing and withdrawing rows inside the
-services' transactions), ``dispatcher`` (claim, check, send, stamp), ``message`` (the email) and
+services' transactions), ``dispatcher`` (a run, clinic by clinic) over ``claims`` (claim under a
+lease, check right before a send) and ``sending`` (send, stamp), ``message`` (the email) and
 ``links`` (the signed links in it). ``dispatch_due_reminders`` keeps its address here for the
 deployments and checks that call it.
 """

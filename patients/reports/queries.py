@@ -164,7 +164,7 @@ def _attendance(sessions: QuerySet[TherapySession], *, by: str) -> Iterator[tupl
 
 
 @dataclass(frozen=True)
-class PatientRow:
+class ExportedPatient:
     """One line of the patient list export: identifiers, dates and counts, never clinical notes."""
 
     record_number: str
@@ -177,7 +177,7 @@ class PatientRow:
     therapy_attendance: Share  # attended of attended + missed, counted as the patient page counts
 
 
-def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow]:
+def exported_patients(clinic: Clinic, *, today: datetime.date) -> Iterator[ExportedPatient]:
     """The clinic's patients by record number, with today's coverage: four queries in all."""
     newest = Placement.objects.filter(patient=OuterRef("patient"), placed_on__lte=today).order_by("-placed_on")
     latest = {
@@ -207,7 +207,7 @@ def patient_rows(clinic: Clinic, *, today: datetime.date) -> Iterator[PatientRow
     ).iterator():
         span = latest.get(pk)
         discharged = status == Patient.Status.DISCHARGED
-        yield PatientRow(
+        yield ExportedPatient(
             record_number=record_number,
             name=f"{first_name} {last_name}",
             status=labels[status],

@@ -26,15 +26,10 @@ from patients import formats, roles, services
 from patients.access import get_patient_for, get_visit_for, member_clinics
 from patients.audit import services as audit
 from patients.clinic_time import clinic_today
-from patients.forms.records import (
-    DischargeForm,
-    FollowUpCallForm,
-    PatientEditForm,
-    PatientForm,
-    PlacementForm,
-    RescheduleForm,
-    VisitFindingsForm,
-)
+from patients.forms.calls import FollowUpCallForm
+from patients.forms.patients import DischargeForm, PatientEditForm, PatientForm
+from patients.forms.placements import PlacementForm
+from patients.forms.visits import RescheduleForm, VisitFindingsForm
 from patients.models import Clinic, Patient, RecordAccess, Visit
 from patients.records import schedule
 from patients.records.plan import plan_placement

@@ -30,8 +30,11 @@ from hypothesis import strategies as st
 
 from patients import services
 from patients.clinic_time import clinic_today
-from patients.forms import records as forms
 from patients.forms import therapy as forms_therapy
+from patients.forms.calls import FollowUpCallForm
+from patients.forms.patients import DischargeForm, PatientForm
+from patients.forms.placements import PlacementForm
+from patients.forms.visits import RescheduleForm, VisitFindingsForm
 from patients.models import FollowUpCall, Patient, TherapySession, Visit
 from patients.records import bounds
 from patients.views.patient_pages import PatientFilters
@@ -348,20 +351,20 @@ def test_the_record_forms(world, data):
     clinics = type(clinic).objects.filter(pk=clinic.pk)
     visit = world["placement"].visits.order_by("due_on").last()
 
-    typed = data.draw(typed_for(forms.PatientForm, clinics=clinics))
-    form = forms.PatientForm(querydict(typed), clinics=clinics)
+    typed = data.draw(typed_for(PatientForm, clinics=clinics))
+    form = PatientForm(querydict(typed), clinics=clinics)
     submitted(form, lambda: services.register_patient(**form.cleaned_data))
 
-    typed = data.draw(typed_for(forms.PlacementForm, patient=patient, induction_reason="", early_until=None))
-    form = forms.PlacementForm(querydict(typed), patient=patient, induction_reason="", early_until=None)
+    typed = data.draw(typed_for(PlacementForm, patient=patient, induction_reason="", early_until=None))
+    form = PlacementForm(querydict(typed), patient=patient, induction_reason="", early_until=None)
     submitted(form, lambda: services.record_placement(patient=patient, **form.cleaned_data))
 
-    typed = data.draw(typed_for(forms.VisitFindingsForm, clinic=clinic))
-    form = forms.VisitFindingsForm(querydict(typed), instance=visit, clinic=clinic)
+    typed = data.draw(typed_for(VisitFindingsForm, clinic=clinic))
+    form = VisitFindingsForm(querydict(typed), instance=visit, clinic=clinic)
     submitted(form, lambda: services.complete_visit(visit=visit, **form.cleaned_data))
 
-    typed = data.draw(typed_for(forms.RescheduleForm, clinic=clinic))
-    form = forms.RescheduleForm(querydict(typed), instance=visit, clinic=clinic)
+    typed = data.draw(typed_for(RescheduleForm, clinic=clinic))
+    form = RescheduleForm(querydict(typed), instance=visit, clinic=clinic)
     submitted(
         form,
         lambda: services.reschedule_visit(
@@ -371,12 +374,12 @@ def test_the_record_forms(world, data):
         ),
     )
 
-    typed = data.draw(typed_for(forms.FollowUpCallForm))
-    form = forms.FollowUpCallForm(querydict(typed))
+    typed = data.draw(typed_for(FollowUpCallForm))
+    form = FollowUpCallForm(querydict(typed))
     submitted(form, lambda: services.log_follow_up_call(patient=patient, **form.cleaned_data))
 
-    typed = data.draw(typed_for(forms.DischargeForm, today=today))
-    submitted(forms.DischargeForm(querydict(typed), today=today))
+    typed = data.draw(typed_for(DischargeForm, today=today))
+    submitted(DischargeForm(querydict(typed), today=today))
 
 
 @PROPERTY

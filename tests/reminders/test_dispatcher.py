@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from patients import services
 from patients.models import PipelineHeartbeat, Reminder
-from patients.reminders import dispatcher as reminders
+from patients.reminders import sending
 from patients.reminders.dispatcher import dispatch, dispatch_due_reminders
 from tests.factories import INDUCTION, PatientFactory
 from tests.helpers import LONDON, london
@@ -127,14 +127,14 @@ def test_a_server_that_is_down_hands_back_the_rest_of_the_batch(clinic, implant,
 def test_a_reminder_that_cannot_be_rendered_fails_alone(clinic, implant, patient, monkeypatch):
     broken = PatientFactory(clinic=clinic)
     services.record_placement(patient=broken, product=implant, placed_on=D(2026, 6, 1), **INDUCTION)
-    real = reminders.build_reminder_email
+    real = sending.build_reminder_email
 
     def render(reminder, *, now):
         if reminder.patient_id == broken.pk:
             raise ValueError("template error")
         return real(reminder, now=now)
 
-    monkeypatch.setattr(reminders, "build_reminder_email", render)
+    monkeypatch.setattr(sending, "build_reminder_email", render)  # where the send looks it up
     moment = london(D(2026, 6, 28))
     sent = sum(dispatch_due_reminders(now=moment + datetime.timedelta(hours=hour)) for hour in range(4))
     assert sent == 1
@@ -160,7 +160,7 @@ def test_a_dispatcher_that_lost_its_claim_does_not_stamp_the_row(patient):
     reminder = first_reminder(patient)
     reminder.status = "sending"
     reminder.claim_token = None  # the claim another dispatcher holds is not ours
-    assert reminders._stamp(reminder, status="sent", sent_at=london(D(2026, 6, 28))) == 0
+    assert sending.stamp(reminder, status="sent", sent_at=london(D(2026, 6, 28))) == 0
 
 
 def test_each_run_records_that_the_dispatcher_is_alive(patient):

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from patients import services
 from patients.models import Clinic, PipelineHeartbeat, Reminder, Visit
-from patients.reminders import dispatcher as reminders
+from patients.reminders import claims, outbox, sending
 from patients.reminders.dispatcher import RunClock, dispatch
 from tests.factories import INDUCTION, ClinicFactory, PatientFactory, ProductFactory
 from tests.helpers import london
@@ -55,7 +55,7 @@ def to(patient):
 
 def claim_due(clinic, moment):
     """A worker claims the clinic's due rows at ``moment``: what it holds when it dies."""
-    return reminders._claim(clinic=clinic, due_at=moment, clock=RunClock(moment))
+    return claims.claim_batch(clinic=clinic, due_at=moment, clock=RunClock(moment))
 
 
 def calendar_event(message):
@@ -156,7 +156,7 @@ def test_a_row_claimed_before_a_change_is_checked_right_before_it_is_sent(clinic
     claimed = claim_due(clinic, moment)
     assert [row.kind for row in claimed] == [Reminder.Kind.MONITORING_3_DAYS]
     make_change(patient)
-    reminders._send_batch(claimed, clock=RunClock(moment))
+    sending.send_batch(claimed, clock=RunClock(moment))
     assert to(patient) == []
     row = Reminder.objects.get(pk=claimed[0].pk)
     assert (row.status, row.cancel_reason) == (Reminder.Status.CANCELLED, reason)
@@ -193,7 +193,7 @@ def test_a_row_that_keeps_killing_its_worker_ends_failed(clinic, patient, start,
     moment = london(D(2026, 6, 28))
     for attempt in range(settings.REMINDER_MAX_ATTEMPTS):
         now = moment + datetime.timedelta(minutes=10 * attempt)
-        reminders.return_abandoned(now=now)  # the previous worker's lease has run out
+        claims.return_abandoned(now=now)  # the previous worker's lease has run out
         assert len(claim_due(clinic, now)) == 1  # and this one dies too
     dispatch(now=moment + datetime.timedelta(hours=1))
     row = patient.reminders.get(kind=Reminder.Kind.MONITORING_3_DAYS, visit=first_visit(patient))
@@ -394,14 +394,14 @@ def test_an_error_in_one_clinic_leaves_the_others_served(
 ):
     broken = ClinicFactory(name="Broken Clinic")
     stranded = placed(broken, ProductFactory(clinic=broken, coverage_length=3))
-    real_daytime = reminders.outbox.clinic_daytime
+    real_daytime = outbox.clinic_daytime
 
     def daytime(of: Clinic):
         if of.pk == broken.pk:
             raise LookupError("No time zone found with key Mars/Olympus_Mons")
         return real_daytime(of)
 
-    monkeypatch.setattr(reminders.outbox, "clinic_daytime", daytime)
+    monkeypatch.setattr(outbox, "clinic_daytime", daytime)
     moment = london(D(2026, 6, 28))
     start.move_to(moment)
     with caplog.at_level(logging.ERROR, logger="patients.reminders.dispatcher"):

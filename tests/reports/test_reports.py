@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from patients import services
 from patients.models import Patient
 from patients.reports import figures
+from patients.reports.exports import MONTHLY_COLUMNS, PATIENT_COLUMNS
 from patients.reports.figures import Dose, PatientHistory, StatusChange, months_between, status_timeline, tally
 from patients.reports.queries import clinic_report
-from patients.views.reports import MONTHLY_COLUMNS, PATIENT_COLUMNS
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
 D = datetime.date
@@ -316,6 +316,16 @@ def test_it_refuses_months_it_cannot_report(histories, signed_in, months, messag
 def test_it_reports_up_to_36_months(histories, signed_in):
     response = signed_in.get("/reports/", {"start": "2023-07"})
     assert len(response.context["rows"]) == 36
+
+
+@pytest.mark.django_db
+def test_it_takes_this_month_and_the_files_day_from_the_clinics_calendar(time_machine, settings, signed_in, clinic):
+    settings.TIME_ZONE = "UTC"  # still 30 June there
+    time_machine.move_to(datetime.datetime(2026, 7, 1, 0, 30, tzinfo=LONDON), tick=False)
+    response = signed_in.get("/reports/", {"clinic": str(clinic.uuid), "start": "2026-07"})
+    assert [row.label for row in response.context["rows"]] == ["Jul 2026 (to 1 Jul)"]
+    download = signed_in.get("/reports/patients.csv", {"clinic": str(clinic.uuid)})
+    assert download["Content-Disposition"] == 'attachment; filename="patients-2026-07-01.csv"'
 
 
 def test_it_reports_no_months_for_a_month_not_yet_begun_in_the_clinics_zone(db, other_clinic, frozen_now):

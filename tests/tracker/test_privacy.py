@@ -76,7 +76,7 @@ def test_an_error_is_logged_with_its_place_but_without_its_words(log_output):
     try:
         refuse(REFUSAL)
     except smtplib.SMTPRecipientsRefused:
-        logging.getLogger("patients.reminders.dispatcher").exception("Reminder %s could not be sent", "abc")
+        logging.getLogger("patients.reminders.sending").exception("Reminder %s could not be sent", "abc")
     written = log_output.getvalue()
     assert "Reminder abc could not be sent" in written
     assert "test_an_error_is_logged_with_its_place_but_without_its_words" in written  # the frame
