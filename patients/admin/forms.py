@@ -16,6 +16,7 @@ from django.db import models, transaction
 
 from patients import services
 from patients.forms.base import add_service_error
+from patients.forms.placements import PLACEMENT_FIELDS
 from patients.models import Clinic, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
 from patients.records import bounds
 
@@ -89,23 +90,7 @@ class PlacementAddForm(ServiceCallingForm):
 
     class Meta:
         model = Placement
-        fields = (
-            "patient",
-            "product",
-            "placed_on",
-            "dose_mg",
-            "lot_number",
-            "body_site",
-            "placed_by",
-            "opioid_free_days",
-            "urine_screen",
-            "naloxone_challenge",
-            "naloxone_waiver_reason",
-            "covers_until",
-            "covers_until_override_reason",
-            "early_renewal_reason",
-            "notes",
-        )
+        fields = ("patient", *PLACEMENT_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -22,6 +22,21 @@ from patients.models import Clinic, Patient, Placement, Product
 from patients.records.selectors import schedule_rules
 
 INDUCTION_FIELDS = ("opioid_free_days", "urine_screen", "naloxone_challenge", "naloxone_waiver_reason")
+# The arguments of ``record_placement`` a person types, each under its own name (the page's form
+# and the admin's, which adds the patient).
+PLACEMENT_FIELDS = (
+    "product",
+    "placed_on",
+    "dose_mg",
+    "lot_number",
+    "body_site",
+    "placed_by",
+    *INDUCTION_FIELDS,
+    "covers_until",
+    "covers_until_override_reason",
+    "early_renewal_reason",
+    "notes",
+)
 
 
 class PlacementForm(ServiceArgumentsForm):
@@ -29,19 +44,7 @@ class PlacementForm(ServiceArgumentsForm):
 
     class Meta:
         model = Placement
-        fields = (
-            "product",
-            "placed_on",
-            "dose_mg",
-            "lot_number",
-            "body_site",
-            "placed_by",
-            *INDUCTION_FIELDS,
-            "covers_until",
-            "covers_until_override_reason",
-            "early_renewal_reason",
-            "notes",
-        )
+        fields = PLACEMENT_FIELDS
         widgets = {
             "placed_on": DATE_WIDGET,
             "covers_until": DATE_WIDGET,

@@ -27,7 +27,7 @@ ROWS_SHOWN = 15
 
 
 @dataclass(frozen=True)
-class Action:
+class NextStep:
     """A row's next step. The address is worked out only for the rows a page shows."""
 
     label: str
@@ -49,7 +49,7 @@ class WorklistRow:
     summary: str
     number: int | None = None  # right-aligned: days without cover, attendance %, ...
     latest_call: str = ""
-    actions: tuple[Action, ...] = ()
+    actions: tuple[NextStep, ...] = ()
     state: schedule.CoverageState | None = None
 
 
@@ -98,16 +98,16 @@ def _when(visit: Visit) -> str:
     return f"due {formats.weekday(visit.due_on)}, not booked"
 
 
-def _call(patient: Patient, visit: Visit | None = None) -> Action:
-    return Action("Log call", "follow_up_call_create", (patient.uuid,), query=f"visit={visit.uuid}" if visit else "")
+def _call(patient: Patient, visit: Visit | None = None) -> NextStep:
+    return NextStep("Log call", "follow_up_call_create", (patient.uuid,), query=f"visit={visit.uuid}" if visit else "")
 
 
-def _book(visit: Visit) -> Action:
-    return Action("Book", "visit_reschedule", (visit.uuid,))
+def _book(visit: Visit) -> NextStep:
+    return NextStep("Book", "visit_reschedule", (visit.uuid,))
 
 
-def _findings(visit: Visit) -> Action:
-    return Action("Record findings", "visit_findings", (visit.uuid,), needs="RECORD_FINDINGS")
+def _findings(visit: Visit) -> NextStep:
+    return NextStep("Record findings", "visit_findings", (visit.uuid,), needs="RECORD_FINDINGS")
 
 
 def lapse_rows(
@@ -122,7 +122,7 @@ def lapse_rows(
             number=(today - placement.ends_on).days,
             latest_call=_call_text(placement, clinic),
             actions=(
-                Action("Record placement", "placement_create", (placement.patient.uuid,), needs="RECORD_PLACEMENTS"),
+                NextStep("Record placement", "placement_create", (placement.patient.uuid,), needs="RECORD_PLACEMENTS"),
                 _call(placement.patient),
             ),
             state=state,
@@ -134,7 +134,7 @@ def lapse_rows(
 def visit_rows(
     visits: QuerySet[Visit],
     summary: Callable[[Visit], str],
-    action: Callable[[Visit], Action],
+    action: Callable[[Visit], NextStep],
     *,
     clinic: Clinic,
 ) -> Portion:
@@ -190,7 +190,7 @@ def attendance_rows(patients: QuerySet[Patient], *, clinic: Clinic) -> Portion:
                 summary=f"{summary}: {patient.attended} attended, {patient.missed} missed "
                 f"in {attendance.ATTENDANCE_DAYS} days",
                 number=attendance.percent(patient.attended / total) if total else None,
-                actions=(Action("Log session", "session_create", (patient.uuid,)),),
+                actions=(NextStep("Log session", "session_create", (patient.uuid,)),),
             )
         )
     return rows, count
@@ -214,7 +214,7 @@ def safety_rows(patients: QuerySet[Patient], *, clinic: Clinic) -> Portion:
                 patient=patient,
                 clinic=clinic,
                 summary="; ".join(flags),
-                actions=(Action("Open patient", "patient_detail", (patient.uuid,)),),
+                actions=(NextStep("Open patient", "patient_detail", (patient.uuid,)),),
             )
         )
     return rows, count
