@@ -3,8 +3,10 @@
 import pytest
 
 import patients.reminders
-from patients import schedule, services
+from patients import schedule, selectors, services
+from patients.clinic_time import clinic_today
 from patients.records import schedule as schedule_rules
+from patients.records import selectors as records_selectors
 from patients.records.services import patients as patient_services
 from patients.records.services import placements, visits
 from patients.reminders import dispatcher
@@ -14,6 +16,12 @@ from patients.therapy import services as therapy_services
 def test_patients_schedule_is_the_schedule_rules():
     for name in schedule.__all__:
         assert getattr(schedule, name) is getattr(schedule_rules, name)
+
+
+def test_patients_selectors_are_the_shared_reads():
+    for name in selectors.__all__:
+        assert getattr(selectors, name) is getattr(records_selectors, name, None) or name == "clinic_today"
+    assert selectors.clinic_today is clinic_today
 
 
 def test_every_write_is_patients_services_verb():

@@ -129,7 +129,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "patients.context_processors.pipeline_health",
+                "patients.views.context_processors.pipeline_health",
                 "accounts.context_processors.session_timer",
             ],
         },
