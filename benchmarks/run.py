@@ -52,23 +52,34 @@ def main() -> None:
         sys.exit("PostgreSQL runs need DATABASE_URL to name a server (make benchmark starts one).")
 
     runs: list[dict[str, Any]] = []
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tracker-benchmark-") as scratch:
         for database in [name for name in DATABASES if name in databases]:
             for size in sizes:
                 output = Path(scratch) / f"{database}-{size}.json"
-                if database == "sqlite":
-                    url = f"sqlite:///{scratch}/benchmark-{size}.sqlite3"
-                    measure(url, size, output, options)
-                else:
-                    with postgres_database(server, f"tracker_benchmark_{size}") as url:
-                        measure(url, size, output, options)
+                try:
+                    if database == "sqlite":
+                        measure(f"sqlite:///{scratch}/benchmark-{size}.sqlite3", size, output, options)
+                    else:
+                        with postgres_database(server, f"tracker_benchmark_{size}") as url:
+                            measure(url, size, output, options)
+                except subprocess.CalledProcessError:
+                    # A long plan goes on: the other runs' figures are still worth printing.
+                    print(f"!!! The run on {database} with {size:,} patients failed (above).", flush=True)
+                    failed.append(f"{database}, {size:,} patients")
+                    continue
                 runs.append(json.loads(output.read_text()))
-    if options.save:
-        options.save.write_text(json.dumps(runs, indent=2))
+                if options.save:  # after every run, so that a later failure loses nothing
+                    options.save.write_text(json.dumps(runs, indent=2))
     print()
-    print(report.table(runs))
-    print()
-    print(report.targets(runs))
+    if runs:
+        print(report.table(runs))
+        print()
+        print(report.targets(runs))
+    for run in failed:
+        print(f"FAILED, no figures: {run}")
+    if failed:
+        sys.exit(1)
 
 
 def measure(url: str, size: int, output: Path, options: argparse.Namespace) -> None:
