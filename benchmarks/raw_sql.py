@@ -171,8 +171,23 @@ WAITING_REMINDERS = """
     SELECT COUNT(*) FROM patients_reminder m JOIN patients_patient p ON p.id = m.patient_id
     WHERE p.clinic_id = %(clinic)s AND m.status = 'pending' AND m.next_attempt_at < %(now)s"""
 
-# The reports page's monthly figures: monitoring visits due and kept, and therapy attendance, by day.
+# The reports page's monthly figures: every patient's history as plain dates (the page tallies
+# those in Python), then monitoring visits due and kept, and therapy attendance, by day.
 REPORT_FIGURES = {
+    "patients": """
+        SELECT p.id, p.created_at, p.status, p.discharged_on,
+            (SELECT MIN(pl.placed_on) FROM patients_placement pl WHERE pl.patient_id = p.id)
+        FROM patients_patient p WHERE p.clinic_id = %(clinic)s""",
+    "placements": """
+        SELECT pl.patient_id, pl.placed_on, pl.covers_until, pl.removed_on,
+            (SELECT n.placed_on FROM patients_placement n WHERE n.patient_id = pl.patient_id
+                 AND n.placed_on > pl.placed_on ORDER BY n.placed_on LIMIT 1)
+        FROM patients_placement pl JOIN patients_patient p ON p.id = pl.patient_id
+        WHERE p.clinic_id = %(clinic)s AND pl.covers_until >= %(report_eve)s AND pl.placed_on <= %(today)s
+        ORDER BY pl.patient_id, pl.placed_on""",
+    "status history": """
+        SELECT h.id, h.history_date, h.status, h.discharged_on FROM patients_historicalpatient h
+        WHERE h.clinic_id = %(clinic)s ORDER BY h.id, h.history_date, h.history_id""",
     "monitoring in window": """
         SELECT v.window_end, COUNT(*), SUM(CASE WHEN v.status = 'completed' AND v.completed_on >= v.window_start
                                                 AND v.completed_on <= v.window_end THEN 1 ELSE 0 END)
@@ -185,7 +200,7 @@ REPORT_FIGURES = {
             SUM(CASE WHEN s.status = 'missed' THEN 1 ELSE 0 END)
         FROM patients_therapysession s JOIN patients_patient p ON p.id = s.patient_id
         WHERE p.clinic_id = %(clinic)s AND s.status IN ('attended', 'missed')
-            AND s.held_on >= %(report_first)s AND s.held_on <= %(report_last)s
+            AND s.held_on >= %(report_first)s AND s.held_on <= %(today)s
         GROUP BY s.held_on""",
 }
 
@@ -229,7 +244,8 @@ def _params(clinic: Clinic, *, now: datetime.datetime, today: datetime.date) -> 
     moment = ops.adapt_datetimefield_value
     offset = now.astimezone(zoneinfo.ZoneInfo(clinic.time_zone)).utcoffset() or datetime.timedelta()
     limits_multiple = settings.LIVER_FLAG_MULTIPLE
-    report_last = today - datetime.timedelta(days=1)
+    # The reports page's default: this month and the twelve before it.
+    report_first = datetime.date(today.year - 1, today.month, 1)
 
     def days(count: int) -> Any:
         return day(today + datetime.timedelta(days=count))
@@ -261,9 +277,10 @@ def _params(clinic: Clinic, *, now: datetime.datetime, today: datetime.date) -> 
         "ast_above": settings.AST_UPPER_LIMIT_OF_NORMAL * limits_multiple,
         "true": True,
         "false": False,
-        # The reports page's default: the last 13 months, up to yesterday for judged windows.
-        "report_first": day((today.replace(day=1) - datetime.timedelta(days=366)).replace(day=1)),
-        "report_last": day(report_last),
+        "report_first": day(report_first),
+        "report_eve": days(-1 - (today - report_first).days),
+        # A visit window is judged once it has closed: up to yesterday.
+        "report_last": days(-1),
     }
 
 
