@@ -13,6 +13,7 @@ same messages through a bare ``smtplib`` loop to the same server.
 """
 
 import argparse
+import functools
 import json
 import os
 import smtplib
@@ -206,8 +207,13 @@ def measure_raw_sql(*, repeat: int) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         figures()
     figure_queries = len(queries)
+    # Each list alone, to show which one grows when the total does.
+    by_list = {
+        name: _median_ms(functools.partial(_run_worklist, prepared, name), repeat=repeat) for name in raw_sql.WORKLISTS
+    }
     result = {
         "worklists_ms": _median_ms(worklists, repeat=repeat),
+        "worklist_ms": by_list,
         "worklists_queries": worklist_queries,
         "figures_ms": _median_ms(figures, repeat=repeat),
         "figures_queries": figure_queries,
@@ -215,8 +221,20 @@ def measure_raw_sql(*, repeat: int) -> dict[str, Any]:
         "raw_counts": raw_counts,
         "app_counts": app_counts,
     }
-    print(f"  raw SQL: worklists {result['worklists_ms']:.1f} ms, figures {result['figures_ms']:.1f} ms", flush=True)
+    slowest = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(by_list.items(), key=lambda item: -item[1])[:3])
+    print(
+        f"  raw SQL: worklists {result['worklists_ms']:.1f} ms (slowest: {slowest}), "
+        f"figures {result['figures_ms']:.1f} ms",
+        flush=True,
+    )
     return result
+
+
+def _run_worklist(prepared: list[Any], name: str) -> None:
+    from benchmarks import raw_sql
+
+    for statements in prepared:
+        raw_sql.run_worklist(statements, name)
 
 
 def _same_totals(raw: dict[str, int], app: dict[str, int]) -> bool:

@@ -286,16 +286,21 @@ def _params(clinic: Clinic, *, now: datetime.datetime, today: datetime.date) -> 
 
 def run_worklists(prepared: Statements) -> dict[str, int]:
     """Every worklist's first rows and count, and the waiting reminders, as the dashboard needs them."""
-    counts = {}
+    counts = {name: run_worklist(prepared, name) for name in prepared.worklists}
     with connection.cursor() as cursor:
-        for name, (rows, count) in prepared.worklists.items():
-            cursor.execute(rows, prepared.params)
-            cursor.fetchall()
-            cursor.execute(count, prepared.params)
-            counts[name] = cursor.fetchone()[0]
         cursor.execute(prepared.waiting, prepared.params)
         counts["waiting reminders"] = cursor.fetchone()[0]
     return counts
+
+
+def run_worklist(prepared: Statements, name: str) -> int:
+    """One worklist's first rows, and its count."""
+    rows, count = prepared.worklists[name]
+    with connection.cursor() as cursor:
+        cursor.execute(rows, prepared.params)
+        cursor.fetchall()
+        cursor.execute(count, prepared.params)
+        return int(cursor.fetchone()[0])
 
 
 def run_figures(prepared: Statements) -> None:
