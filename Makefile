@@ -4,7 +4,10 @@
 #   make test ARGS="-k schedule -x"        arguments for pytest
 #   make test TEST_TODAY=2028-03-05        the day the SQLite run pins the clock to (default 2028-11-05)
 #   make test DATABASE_URL=postgres://...  your PostgreSQL for the second run
-#   make benchmark PATIENTS=2000           page and dispatcher figures at size (default 10,000)
+#   make benchmark                         the performance record: 1,000, 20,000 and 100,000 patients on
+#                                          SQLite and on a throwaway PostgreSQL, printed as one table
+#   make benchmark QUICK=1                 1,000 and 20,000 patients, SQLite only
+#   make benchmark SIZES=200 DATABASES=sqlite    other sizes or databases (sqlite, postgresql)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -42,6 +45,18 @@ fmt: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-PATIENTS ?= 10000
+# benchmarks/run.py builds a database per size (seed_demo), measures each in a process of its own,
+# and prints the table and the targets; PostgreSQL runs go to one throwaway cluster.
+ifeq ($(QUICK),1)
+SIZES ?= 1000 20000
+DATABASES ?= sqlite
+endif
+SIZES ?= 1000 20000 100000
+DATABASES ?= sqlite postgresql
+BENCHMARK_RUN := $(BIN)/python benchmarks/run.py --sizes "$(SIZES)" --databases "$(DATABASES)"
 benchmark: venv
-	$(BIN)/python benchmarks/pages.py --patients $(PATIENTS)
+ifneq (,$(filter postgresql,$(DATABASES)))
+	scripts/with-postgres.sh $(BENCHMARK_RUN)
+else
+	$(BENCHMARK_RUN)
+endif
