@@ -9,7 +9,6 @@ would be slow at the hundreds of histories a comparison needs. Every row passes 
 import datetime
 import random
 
-from patients.clinic_time import clinic_today
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
 from tests.factories import PatientFactory
 
@@ -87,7 +86,3 @@ def sessions(patients: list[Patient], *, today: datetime.date, rng: random.Rando
         for _ in range(rng.randint(0, per_patient))
     ]
     TherapySession.objects.bulk_create(rows)
-
-
-def today_in(clinic: Clinic) -> datetime.date:
-    return clinic_today(clinic)

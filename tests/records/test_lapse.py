@@ -4,11 +4,15 @@ import random
 
 import pytest
 
+from patients.clinic_time import clinic_today
 from patients.models import Patient
 from patients.records import schedule
 from patients.records.selectors import coverage_state
 from patients.worklists import queries
 from tests import histories
+
+# The histories are built on the suite's day (TEST_TODAY), with the clock stopped at its noon.
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 LAPSES = (schedule.CoverageState.LAPSED, schedule.CoverageState.REINDUCTION_REQUIRED)
 
@@ -16,7 +20,7 @@ LAPSES = (schedule.CoverageState.LAPSED, schedule.CoverageState.REINDUCTION_REQU
 @pytest.mark.django_db
 def test_the_lapse_lists_hold_exactly_the_patients_the_pure_rule_calls_lapsed(clinic, implant):
     rng = random.Random(20261203)
-    today = histories.today_in(clinic)
+    today = clinic_today(clinic)
     patients = histories.patients(clinic, 120, rng=rng)
     histories.placements(patients, implant, today=today, rng=rng)
 

@@ -6,10 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from patients.clinic_time import clinic_today
 from patients.models import Patient, Visit
 from patients.records import safety
 from patients.records.selectors import liver_limits, with_safety_results
 from tests import histories
+
+# The histories are built on the suite's day (TEST_TODAY), with the clock stopped at its noon.
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 DAY = datetime.timedelta(days=1)
 TODAY = datetime.date(2026, 6, 15)
@@ -64,7 +68,7 @@ def test_visits_not_completed_count_for_nothing():
 @pytest.mark.django_db
 def test_the_database_condition_agrees_with_the_pure_rule_on_the_same_histories(clinic, implant):
     rng = random.Random(20261203)
-    today = histories.today_in(clinic)
+    today = clinic_today(clinic)
     patients = histories.patients(clinic, 60, rng=rng)
     for patient in patients[::3]:
         patient.liver_condition = True

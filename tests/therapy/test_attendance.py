@@ -5,10 +5,14 @@ import random
 
 import pytest
 
+from patients.clinic_time import clinic_today
 from patients.models import Patient, TherapySession
 from patients.therapy import attendance
 from patients.therapy.queries import with_attendance
 from tests import histories
+
+# The histories are built on the suite's day (TEST_TODAY), with the clock stopped at its noon.
+pytestmark = pytest.mark.usefixtures("still_clock")
 
 DAY = datetime.timedelta(days=1)
 TODAY = datetime.date(2026, 6, 15)
@@ -67,7 +71,7 @@ def test_it_says_why_when_nothing_was_attended_lately():
 @pytest.mark.django_db
 def test_the_database_condition_agrees_with_the_pure_rule_on_the_same_histories(clinic):
     rng = random.Random(20261203)
-    today = histories.today_in(clinic)
+    today = clinic_today(clinic)
     patients = histories.patients(clinic, 150, rng=rng)
     histories.sessions(patients, today=today, rng=rng)
 

@@ -38,7 +38,8 @@ def counts(patients) -> dict[str, tuple[int, int, int]]:
 
 
 @pytest.fixture
-def today(clinic):
+def today(clinic, still_clock):
+    """The clinic's today on the suite's day (TEST_TODAY), the clock stopped at its noon."""
     return clinic_today(clinic)
 
 

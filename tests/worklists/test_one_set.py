@@ -12,7 +12,8 @@ from patients.records.schedule import CoverageState
 from patients.worklists import dashboard, queries
 from patients.worklists.digest import digest_sections
 
-pytestmark = pytest.mark.django_db
+# The suite's day (TEST_TODAY), with the clock stopped at its noon.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("still_clock")]
 
 
 def test_the_digest_counts_what_the_dashboard_lists():
