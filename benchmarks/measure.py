@@ -139,6 +139,7 @@ def measure_pages(*, repeat: int) -> dict[str, dict[str, Any]]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from benchmarks.pages import pages as measured_pages
     from patients.models import Patient
 
     client = Client()
@@ -146,14 +147,7 @@ def measure_pages(*, repeat: int) -> dict[str, dict[str, Any]]:
     client.force_login(User.objects.get(username="coordinator"))
     patient = Patient.objects.order_by("pk").first()
     assert patient is not None, "seed_demo made no patients"
-    pages = {
-        "dashboard": "/",
-        "patient list, search": f"/patients/?q={patient.last_name}",
-        "patient page": patient.get_absolute_url(),
-        "reports": "/reports/",
-        "monthly CSV": "/reports/monthly.csv",
-        "patients CSV": "/reports/patients.csv",
-    }
+    pages = measured_pages(patient)
     figures = {}
     for name, path in pages.items():
         query_counts: set[int] = set()

@@ -321,6 +321,9 @@ class Visit(models.Model):
             models.Index(fields=["status", "due_on"], name="visit_status_due_on_idx"),
             # The patient list's next scheduled visit per patient, and a patient's visit plan.
             models.Index(fields=["patient", "status", "due_on"], name="visit_patient_status_due_idx"),
+            # The dashboard's visits today and this week, and visits to phone about: booked ones by
+            # appointment, beside due_on above for the unbooked (one index for each side of the OR).
+            models.Index(fields=["status", "appointment_at"], name="visit_status_appointment_idx"),
         ]
 
     def __str__(self) -> str:

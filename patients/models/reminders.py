@@ -155,6 +155,12 @@ class Reminder(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="reminder_lease_idx"),
             # The dashboard's failed, skipped and expired lists, newest first.
             models.Index(fields=["status", "send_at"], name="reminder_status_send_at_idx"),
+            # The dashboard's visits to phone about: the few reminders cancelled because email stopped.
+            models.Index(
+                fields=["cancel_reason", "visit"],
+                name="reminder_stopped_email_idx",
+                condition=models.Q(status="cancelled"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,7 @@ from django.views.decorators.http import require_GET
 
 from patients import roles
 from patients.access import member_clinics
-from patients.worklists.dashboard import dashboard_worklists
-from patients.worklists.queries import waiting_reminders
+from patients.worklists.dashboard import dashboard as worklists_of
 
 
 @login_required
@@ -19,11 +18,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     clinics = member_clinics(request.user).order_by("name").annotate(viewer_role=roles.viewer_role(request.user, "pk"))
     for clinic in clinics:  # read once, with the user's role in each: rows offer only what it allows
         roles.remember(request.user, clinic.pk, clinic.viewer_role)
-    worklists = dashboard_worklists(clinics, now=now)
+    found = worklists_of(clinics, now=now)
     context = {
         "clinics": clinics,
-        "worklists": worklists,
-        "urgent_count": sum(worklist.count for worklist in worklists if worklist.urgency == "urgent"),
-        "waiting_reminders": sum(waiting_reminders(clinic, now=now) for clinic in clinics),
+        "worklists": found.worklists,
+        "urgent_count": sum(worklist.count for worklist in found.worklists if worklist.urgency == "urgent"),
+        "waiting_reminders": found.waiting_reminders,
     }
     return render(request, "patients/dashboard.html", context)

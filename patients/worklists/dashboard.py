@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from patients.records import safety, schedule
 from patients.records.selectors import liver_limits
 from patients.therapy import attendance
 from patients.worklists import queries
+from patients.worklists.first_rows import Part, first_rows
 
 # Rows shown per list; the count above each list is always complete.
 ROWS_SHOWN = 15
@@ -76,9 +76,8 @@ class Worklist:
         return max(self.count - ROWS_SHOWN, 0)
 
 
-def _first_rows(rows: QuerySet[Any]) -> tuple[list[Any], int]:
-    """The rows a page shows, and how many there are in all: two queries, whatever the size."""
-    return list(rows[:ROWS_SHOWN]), rows.count()
+# A list's first rows as loaded, and how many it holds in all (patients.worklists.first_rows).
+Found = tuple[list[Any], int]
 
 
 def _call_text(row: object, clinic: Clinic) -> str:
@@ -110,10 +109,8 @@ def _findings(visit: Visit) -> NextStep:
     return NextStep("Record findings", "visit_findings", (visit.uuid,), needs="RECORD_FINDINGS")
 
 
-def lapse_rows(
-    placements: QuerySet[Placement], state: schedule.CoverageState, *, clinic: Clinic, today: datetime.date
-) -> Portion:
-    shown, count = _first_rows(placements)
+def lapse_rows(found: Found, state: schedule.CoverageState, *, clinic: Clinic, today: datetime.date) -> Portion:
+    shown, count = found
     return [
         WorklistRow(
             patient=placement.patient,
@@ -132,13 +129,15 @@ def lapse_rows(
 
 
 def visit_rows(
-    visits: QuerySet[Visit],
+    found: Found,
     summary: Callable[[Visit], str],
     action: Callable[[Visit], NextStep],
     *,
     clinic: Clinic,
+    call: bool = False,
 ) -> Portion:
-    shown, count = _first_rows(visits)
+    """Visits in words; ``call`` for a list whose rows wait for a call, which shows the latest."""
+    shown, count = found
     rows = []
     for visit in shown:
         rows.append(
@@ -146,15 +145,15 @@ def visit_rows(
                 patient=visit.patient,
                 clinic=clinic,
                 summary=summary(visit),
-                latest_call=_call_text(visit, clinic) if hasattr(visit, "call_outcome") else "",
+                latest_call=_call_text(visit, clinic) if call else "",
                 actions=(action(visit),),
             )
         )
     return rows, count
 
 
-def reminder_rows(reminders: QuerySet[Reminder], *, clinic: Clinic) -> Portion:
-    shown, count = _first_rows(reminders)
+def reminder_rows(found: Found, *, clinic: Clinic) -> Portion:
+    shown, count = found
     return [
         WorklistRow(
             patient=r.patient,
@@ -174,8 +173,8 @@ def _stopped_when(visit: Visit) -> str:
     return f"booked {formats.short_day(local)} {local:%H:%M}"
 
 
-def attendance_rows(patients: QuerySet[Patient], *, clinic: Clinic) -> Portion:
-    shown, count = _first_rows(patients)
+def attendance_rows(found: Found, *, clinic: Clinic) -> Portion:
+    shown, count = found
     rows = []
     for patient in shown:
         total = patient.attended + patient.missed
@@ -196,10 +195,10 @@ def attendance_rows(patients: QuerySet[Patient], *, clinic: Clinic) -> Portion:
     return rows, count
 
 
-def safety_rows(patients: QuerySet[Patient], *, clinic: Clinic) -> Portion:
+def safety_rows(found: Found, *, clinic: Clinic) -> Portion:
     """The flags of ``patients.records.safety``, one line each, from the values the query read."""
     limits = liver_limits()
-    shown, count = _first_rows(patients)
+    shown, count = found
     rows = []
     for patient in shown:
         flags = []
@@ -226,57 +225,78 @@ def _together(*portions: Portion) -> Portion:
     return rows[:ROWS_SHOWN], sum(count for _, count in portions)
 
 
-def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, Portion]:
-    """Each list's first rows and full count for one clinic."""
+def clinic_parts(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, Part]:
+    """Each list of one clinic as a part of the page's one statement, with how its rows load."""
     lapses = queries.lapses(clinic, today=today)
+    placements = functools.partial(Part, loader_key=Placement, loader=queries.placement_lines)
+    visits = functools.partial(Part, loader_key=Visit, loader=queries.visit_lines)
+    reminders = functools.partial(Part, loader_key=Reminder, loader=queries.reminder_lines)
+    # Attendance and safety values are those of the clinic's day: loaded per day.
+    patients = functools.partial(
+        Part, loader_key=(Patient, today), loader=functools.partial(queries.patient_lines, today=today)
+    )
+    return {
+        "lapsed": placements(lapses[schedule.CoverageState.LAPSED]),
+        "reinduction": placements(lapses[schedule.CoverageState.REINDUCTION_REQUIRED]),
+        "open_windows": visits(queries.open_renewal_windows(clinic, today=today)),
+        "renewals_due": visits(queries.renewals_due(clinic, today=today)),
+        "today": visits(queries.visits_between(clinic, today, today + datetime.timedelta(days=1))),
+        "this_week": visits(queries.visits_between(clinic, today, today + datetime.timedelta(days=7))),
+        "missed": visits(queries.missed_awaiting_call(clinic, today=today)),
+        "failed_reminders": reminders(
+            queries.reminders_needing_a_call(
+                clinic, since=now - datetime.timedelta(days=queries.FAILED_REMINDER_DAYS), until=now
+            )
+        ),
+        "stopped_email": visits(queries.visits_to_phone_about(clinic, today=today, now=now)),
+        "attendance": patients(queries.low_attendance(clinic, today=today)),
+        "safety": patients(queries.safety_flagged(clinic, today=today)),
+        # Counted only: the banner's reminders past their time.
+        "waiting": reminders(queries.waiting(clinic, now=now), shown=0),
+    }
+
+
+def described(found: dict[str, Found], *, clinic: Clinic, today: datetime.date) -> dict[str, Portion]:
+    """Each list's rows in words, and its count, from what ``first_rows`` found for one clinic."""
     visits = functools.partial(visit_rows, clinic=clinic)
     describe = lambda v: f"{v.get_kind_display()} {_when(v)}"  # noqa: E731
     return {
-        "lapsed": lapse_rows(
-            lapses[schedule.CoverageState.LAPSED], schedule.CoverageState.LAPSED, clinic=clinic, today=today
-        ),
+        "lapsed": lapse_rows(found["lapsed"], schedule.CoverageState.LAPSED, clinic=clinic, today=today),
         "reinduction": lapse_rows(
-            lapses[schedule.CoverageState.REINDUCTION_REQUIRED],
-            schedule.CoverageState.REINDUCTION_REQUIRED,
-            clinic=clinic,
-            today=today,
+            found["reinduction"], schedule.CoverageState.REINDUCTION_REQUIRED, clinic=clinic, today=today
         ),
         "open_windows": visits(
-            queries.open_renewal_windows(clinic, today=today),
+            found["open_windows"],
             lambda v: f"Window closes {formats.short_day(v.window_end)}; coverage ends then",
             _book,
         ),
-        "renewals_due": visits(queries.renewals_due(clinic, today=today), lambda v: f"Renewal {_when(v)}", _book),
-        "today": visits(
-            queries.visits_between(clinic, today, today + datetime.timedelta(days=1)), describe, _findings
-        ),
+        "renewals_due": visits(found["renewals_due"], lambda v: f"Renewal {_when(v)}", _book),
+        "today": visits(found["today"], describe, _findings),
         # Later this week: booking comes first; findings once the visit has been booked.
-        "this_week": visits(
-            queries.visits_between(clinic, today, today + datetime.timedelta(days=7)),
-            describe,
-            lambda v: _findings(v) if v.appointment_at else _book(v),
-        ),
+        "this_week": visits(found["this_week"], describe, lambda v: _findings(v) if v.appointment_at else _book(v)),
         "missed": visits(
-            queries.missed_awaiting_call(clinic, today=today),
+            found["missed"],
             lambda v: f"Missed {v.get_kind_display().lower()} visit due {formats.short_day(v.due_on)}",
             lambda v: _call(v.patient, v),
+            call=True,
         ),
         "reminders": _together(
-            reminder_rows(
-                queries.reminders_needing_a_call(
-                    clinic, since=now - datetime.timedelta(days=queries.FAILED_REMINDER_DAYS), until=now
-                ),
-                clinic=clinic,
-            ),
+            reminder_rows(found["failed_reminders"], clinic=clinic),
             visits(
-                queries.visits_to_phone_about(clinic, today=today, now=now),
+                found["stopped_email"],
                 lambda v: f"Stopped email reminders: {v.get_kind_display().lower()} visit {_stopped_when(v)}",
                 lambda v: _call(v.patient, v),
             ),
         ),
-        "attendance": attendance_rows(queries.low_attendance(clinic, today=today), clinic=clinic),
-        "safety": safety_rows(queries.safety_flagged(clinic, today=today), clinic=clinic),
+        "attendance": attendance_rows(found["attendance"], clinic=clinic),
+        "safety": safety_rows(found["safety"], clinic=clinic),
     }
+
+
+def clinic_worklists(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> dict[str, Portion]:
+    """Each list's first rows and full count for one clinic."""
+    found = first_rows(clinic_parts(clinic, today=today, now=now), shown=ROWS_SHOWN)
+    return described(found, clinic=clinic, today=today)
 
 
 # The lists in the order a coordinator works through them: a lapse can kill, a flag can wait an hour.
@@ -324,12 +344,33 @@ LISTS = (
 )
 
 
-def dashboard_worklists(clinics: Iterable[Clinic], *, now: datetime.datetime) -> list[Worklist]:
+@dataclass
+class Dashboard:
+    worklists: list[Worklist]
+    # Reminders past their time still pending, in every clinic shown.
+    waiting_reminders: int
+
+
+def dashboard(clinics: Iterable[Clinic], *, now: datetime.datetime) -> Dashboard:
+    """Every list of every clinic in one statement, and one query per kind of row shown."""
     lists = [Worklist(key=k, title=t, urgency=u, explanation=e, number_heading=n) for k, t, u, e, n in LISTS]
     by_key = {worklist.key: worklist for worklist in lists}
-    for clinic in clinics:
-        today = clinic_today(clinic, now=now)
-        for key, (rows, count) in clinic_worklists(clinic, today=today, now=now).items():
+    days = {clinic: clinic_today(clinic, now=now) for clinic in clinics}
+    parts = {
+        (clinic.pk, key): part
+        for clinic, today in days.items()
+        for key, part in clinic_parts(clinic, today=today, now=now).items()
+    }
+    found = first_rows(parts, shown=ROWS_SHOWN)
+    waiting = 0
+    for clinic, today in days.items():
+        mine = {key: portion for (pk, key), portion in found.items() if pk == clinic.pk}
+        waiting += mine["waiting"][1]
+        for key, (rows, count) in described(mine, clinic=clinic, today=today).items():
             by_key[key].rows.extend(rows)
             by_key[key].count += count
-    return lists
+    return Dashboard(worklists=lists, waiting_reminders=waiting)
+
+
+def dashboard_worklists(clinics: Iterable[Clinic], *, now: datetime.datetime) -> list[Worklist]:
+    return dashboard(clinics, now=now).worklists

@@ -11,6 +11,7 @@ reminders that need a call from ``Reminder.NEEDS_A_CALL``.
 """
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -155,14 +156,14 @@ def reminders_needing_a_call(
 def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> QuerySet[Visit]:
     """Visits still to come of patients who stopped email reminders (unsubscribed, or consent
     withdrawn): each stays on the list until it is over, since no email will announce it."""
-    stopped = Reminder.objects.filter(
-        visit=OuterRef("pk"), status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL
-    )
+    # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), not the
+    # many visits still to come.
+    stopped = Reminder.objects.filter(status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL)
     return (
         open_visits(clinic)
+        .filter(pk__in=stopped.values("visit_id"))
         .filter(Q(patient__email_consent=False) | Q(patient__email=""))
         .filter(Q(appointment_at__gte=now) | Q(appointment_at__isnull=True, window_end__gte=today))
-        .filter(Exists(stopped))
         .order_by("due_on", "patient__record_number")
     )
 
@@ -187,8 +188,32 @@ def safety_flagged(clinic: Clinic, *, today: datetime.date) -> QuerySet[Patient]
     )
 
 
-def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
+def waiting(clinic: Clinic, *, now: datetime.datetime) -> QuerySet[Reminder]:
     """Reminders past their time still pending: waiting for daytime, a retry, or a silent pipeline."""
     return Reminder.objects.filter(
         patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lt=now
-    ).count()
+    ).order_by("next_attempt_at", "pk")
+
+
+def waiting_reminders(clinic: Clinic, *, now: datetime.datetime) -> int:
+    return waiting(clinic, now=now).count()
+
+
+# How the rows of each kind are loaded for the lines the dashboard shows (patients.worklists.first_rows).
+
+
+def placement_lines(pks: Iterable[int]) -> QuerySet[Placement]:
+    return Placement.objects.filter(pk__in=pks).with_ends_on().select_related("patient").annotate(**_latest_call())
+
+
+def visit_lines(pks: Iterable[int]) -> QuerySet[Visit]:
+    return Visit.objects.filter(pk__in=pks).select_related("patient__clinic").annotate(**_latest_call())
+
+
+def reminder_lines(pks: Iterable[int]) -> QuerySet[Reminder]:
+    return Reminder.objects.filter(pk__in=pks).select_related("patient__clinic", "visit")
+
+
+def patient_lines(pks: Iterable[int], *, today: datetime.date) -> QuerySet[Patient]:
+    """Patients with their attendance counts and latest safety results on ``today``."""
+    return with_safety_results(with_attendance(Patient.objects.filter(pk__in=pks), today=today), today=today)

@@ -1,0 +1,101 @@
+"""Many lists' first rows and full counts, in a number of queries that does not grow.
+
+A page of worklists shows, for each list, its first rows and how many it holds in all. Asked list
+by list, that is two queries a list (the rows, then a count), and more for each clinic a
+coordinator works for. Here every list is a part of one statement instead: each part numbers its
+rows in the list's own order (``ROW_NUMBER``) and counts them (``COUNT(*) OVER ()``), the parts
+are joined with ``UNION ALL``, and only the first rows' keys come back, each with its list's count.
+One more query per kind of row then loads the rows themselves with what their lines show.
+
+So a page costs one query for all its lists plus one per kind of row, whatever the number of
+lists, clinics or patients. The lists stay plain querysets, in their homes
+(``patients.worklists.queries``), where the digest counts them too.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import connections
+from django.db.models import Count, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+# Loads the rows of one kind by their keys, with the joins and annotations their lines read.
+Loader = Callable[[Iterable[Any]], QuerySet[Any]]
+# How the caller names its lists.
+Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One list: its rows in order, and how rows of its kind are loaded.
+
+    Parts whose ``loader_key`` is equal share one loading query: give equal keys only to loaders
+    that load the same kind of row with the same annotations.
+    """
+
+    rows: QuerySet[Any]
+    loader_key: Hashable
+    loader: Loader
+    # Rows to show, if not the page's number: 0 for a list the page only counts.
+    shown: int | None = None
+
+
+def numbered_sql(rows: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of ``rows`` as (key, position, count), positions in the list's own order."""
+    order: list[Any] = list(rows.query.order_by) or ["pk"]
+    numbered = (
+        rows.order_by()
+        .annotate(worklist_position=Window(RowNumber(), order_by=order), worklist_count=Window(Count("pk")))
+        .values_list("pk", "worklist_position", "worklist_count")
+    )
+    sql, params = numbered.query.get_compiler(using=rows.db).as_sql()
+    return sql, tuple(params)
+
+
+def first_rows(parts: Mapping[Key, Part], *, shown: int) -> dict[Key, tuple[list[Any], int]]:
+    """Each part's first ``shown`` rows, loaded, and its full count, keyed as ``parts`` is.
+
+    All parts must read one database. A list with no rows has no line in the result of the
+    statement: its count is 0.
+    """
+    keys = list(parts)
+    if not keys:
+        return {}
+    limits = [shown if (limit := parts[key].shown) is None else limit for key in keys]
+    statements: list[str] = []
+    params: list[Any] = []
+    for index, key in enumerate(keys):
+        sql, part_params = numbered_sql(parts[key].rows)
+        # The part's index and the rows kept are parameters; nothing from outside is spliced in.
+        statements.append(
+            "SELECT CAST(%s AS integer) AS part, numbered.* FROM (" + sql + ") numbered "  # noqa: S608
+            "WHERE numbered.worklist_position <= %s"
+        )
+        params.extend((index, *part_params, max(limits[index], 1)))  # one row at least, for the count
+    found: dict[int, list[tuple[Any, int]]] = defaultdict(list)
+    counts: dict[int, int] = {}
+    with connections[parts[keys[0]].rows.db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(statements), params)
+        for index, pk, position, count in cursor.fetchall():
+            counts[index] = count
+            if position <= limits[index]:
+                found[index].append((pk, position))
+    loaded = _load({index: [pk for pk, _ in found[index]] for index in found}, [parts[key] for key in keys])
+    result = {}
+    for index, key in enumerate(keys):
+        in_order = sorted(found.get(index, []), key=lambda pk_position: pk_position[1])
+        rows = [loaded[(parts[key].loader_key, pk)] for pk, _ in in_order]
+        result[key] = (rows, counts.get(index, 0))
+    return result
+
+
+def _load(pks_by_part: dict[int, list[Any]], parts: list[Part]) -> dict[tuple[Hashable, Any], Any]:
+    """Every row to show, one query per loader: keyed by (loader key, row key)."""
+    wanted: dict[Hashable, set[Any]] = defaultdict(set)
+    loaders: dict[Hashable, Loader] = {}
+    for index, pks in pks_by_part.items():
+        wanted[parts[index].loader_key].update(pks)
+        loaders[parts[index].loader_key] = parts[index].loader
+    return {(loader_key, row.pk): row for loader_key, pks in wanted.items() for row in loaders[loader_key](pks)}
