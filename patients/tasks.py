@@ -15,6 +15,7 @@ from patients.audit import retention as audit_retention
 from patients.clinic_time import clinic_today
 from patients.models import Clinic
 from patients.reminders import dispatcher as reminders
+from patients.therapy import counts as attendance_counts
 from patients.worklists import digest
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,23 @@ def mark_missed_visits_everywhere() -> int:
         if marked:
             logger.info("Marked %d visits missed at %s", marked, clinic.name)
         total += marked
+    return total
+
+
+@shared_task
+def count_attendance_everywhere() -> int:
+    """Beat runs this hourly: in each clinic whose day has turned, every patient's attendance is
+    counted for the new day (patients.therapy.counts); a run on a day already counted does nothing."""
+    now = timezone.now()
+    total = 0
+    for clinic in Clinic.objects.all():
+        try:
+            total += attendance_counts.count_stale(clinic, now=now)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            # One clinic's trouble must not keep the others' counts from moving on.
+            logger.exception("Counting attendance failed for clinic %s (id %s)", clinic.name, clinic.pk)
     return total
 
 

@@ -333,6 +333,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60,
         "options": {"expires": 15 * 60 - 10},
     },
+    # Every hour: in each clinic whose day has turned, every patient's therapy attendance is
+    # counted for the new day, for the dashboard's low-attendance list. Redone hourly so that a
+    # clinic's midnight is caught within the hour wherever it is; a rerun counts no one twice.
+    "count-attendance": {
+        "task": "patients.tasks.count_attendance_everywhere",
+        "schedule": 60 * 60,
+        "options": {"expires": 60 * 60 - 60},
+    },
     # Once a day: delete change history and read-log rows older than AUDIT_RETENTION_DAYS. A second
     # run on the same day finds nothing more to delete.
     "prune-audit-trail": {

@@ -16,9 +16,10 @@ from patients.models.clinics import (
 )
 from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
-from patients.models.therapy import TherapyGroup, TherapySession
+from patients.models.therapy import AttendanceCount, TherapyGroup, TherapySession
 
 __all__ = [
+    "AttendanceCount",
     "CheckResult",
     "Clinic",
     "DigestRun",

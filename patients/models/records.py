@@ -324,6 +324,11 @@ class Visit(models.Model):
             # The dashboard's visits today and this week, and visits to phone about: booked ones by
             # appointment, beside due_on above for the unbooked (one index for each side of the OR).
             models.Index(fields=["status", "appointment_at"], name="visit_status_appointment_idx"),
+            # Safety flags: the completed visits of the lookback, to find who may have a flag ...
+            models.Index(fields=["status", "completed_on"], name="visit_status_completed_idx"),
+            # ... and each one's latest results (without it, the index above would serve each
+            # patient's lookup by reading every patient's visits of the lookback).
+            models.Index(fields=["patient", "status", "completed_on"], name="visit_patient_completed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -147,13 +147,26 @@ def has_flags_to_act_on(flags: Iterable[Flag]) -> bool:
     return any(flag.to_act_on for flag in flags)
 
 
+def _results_to_act_on(limits: LiverLimits, *, item9: str, alt: str, ast: str) -> Q:
+    """Results that call for action, over the fields or annotations that hold them."""
+    return (
+        Q(**{f"{item9}__gt": 0})
+        | Q(**{f"{alt}__gt": limits.alt_flag_above})
+        | Q(**{f"{ast}__gt": limits.ast_flag_above})
+    )
+
+
 def flagged_to_act_on(limits: LiverLimits) -> Q:
     """:func:`has_flags_to_act_on` of :func:`safety_flags`, as a database condition over the
     annotations ``item9``, ``alt``, ``ast`` (the lookback's latest values) and ``liver_tested``, and
     the patient's ``liver_condition``."""
-    return (
-        Q(item9__gt=0)
-        | Q(alt__gt=limits.alt_flag_above)
-        | Q(ast__gt=limits.ast_flag_above)
-        | Q(liver_condition=True, liver_tested=False)
+    return _results_to_act_on(limits, item9="item9", alt="alt", ast="ast") | Q(
+        liver_condition=True, liver_tested=False
     )
+
+
+def visit_to_act_on(limits: LiverLimits) -> Q:
+    """A visit's own findings that would call for action, were they the latest: a condition over a
+    Visit. Every patient :func:`flagged_to_act_on` holds has a liver condition or such a completed
+    visit in the lookback, so these visits find the few patients worth the full test."""
+    return _results_to_act_on(limits, item9=ITEM9, alt=ALT, ast=AST)

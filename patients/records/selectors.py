@@ -45,6 +45,19 @@ def with_safety_results(patients: QuerySet[Patient], *, today: datetime.date) ->
     )
 
 
+def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
+    """The patients who may have a flag to act on on ``today``: a known liver condition, or a
+    completed visit of the lookback whose findings would call for action (``safety.visit_to_act_on``).
+
+    A superset of the flagged, found from the visits of the lookback (visit_status_completed_idx)
+    instead of from every patient's latest results: the flags are then decided on these alone.
+    """
+    to_act_on = Visit.objects.filter(status=safety.COMPLETED, completed_on__gte=safety.lookback_start(today)).filter(
+        safety.visit_to_act_on(liver_limits())
+    )
+    return patients.filter(Q(liver_condition=True) | Q(pk__in=to_act_on.values("patient_id")))
+
+
 def coverage_span(placement: Placement) -> schedule.CoverageSpan:
     return schedule.CoverageSpan(
         placed_on=placement.placed_on,

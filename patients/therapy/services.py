@@ -11,6 +11,7 @@ from patients.models import Clinic, Patient, TherapyGroup, TherapySession
 from patients.records import bounds
 from patients.records.services.base import refuse_nul, save_checked
 from patients.roles import Action, require
+from patients.therapy import counts
 
 
 def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
@@ -39,6 +40,7 @@ def log_therapy_session(
     )
     with transaction.atomic():
         save_checked(session)
+        counts.count_patients([patient])
     return session
 
 
@@ -74,6 +76,7 @@ def log_group_attendance(
             session.counsellor = counsellor
             session.save()
             sessions.append(session)
+        counts.count_patients(attendance)
     return sessions
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from patients.clinic_time import clinic_today
-from patients.models import Clinic, Patient, Placement, Reminder, Visit
+from patients.models import AttendanceCount, Clinic, Patient, Placement, Reminder, Visit
 from patients.records import schedule
-from patients.therapy import attendance
+from patients.therapy import attendance, counts
 from patients.worklists import queries
 from patients.worklists.first_rows import Part, first_rows
 from patients.worklists.lines import ROWS_SHOWN, Portion, WorklistRow, described
@@ -29,6 +29,8 @@ class Worklist:
     number_heading: str = ""
     rows: list[WorklistRow] = field(default_factory=list)
     count: int = 0
+    # What the reader should know about the list itself, such as counts not yet redone today.
+    note: str = ""
 
     @property
     def shown(self) -> list[WorklistRow]:
@@ -65,8 +67,9 @@ def clinic_parts(clinic: Clinic, *, today: datetime.date, now: datetime.datetime
         "stopped_email": visits(queries.visits_to_phone_about(clinic, today=today, now=now)),
         "attendance": patients(queries.low_attendance(clinic, today=today)),
         "safety": patients(queries.safety_flagged(clinic, today=today)),
-        # Counted only: the banner's reminders past their time.
+        # Counted only: the banner's reminders past their time, and attendance counts of an earlier day.
         "waiting": reminders(queries.waiting(clinic, now=now), shown=0),
+        "attendance_stale": Part(counts.stale(clinic, today=today), AttendanceCount, counts.by_patient, shown=0),
     }
 
 
@@ -139,13 +142,16 @@ def dashboard(clinics: Iterable[Clinic], *, now: datetime.datetime) -> Dashboard
         for key, part in clinic_parts(clinic, today=today, now=now).items()
     }
     found = first_rows(parts, shown=ROWS_SHOWN)
-    waiting = 0
+    waiting = stale = 0
     for clinic, today in days.items():
         mine = {key: portion for (pk, key), portion in found.items() if pk == clinic.pk}
         waiting += mine["waiting"][1]
+        stale += mine["attendance_stale"][1]
         for key, (rows, count) in described(mine, clinic=clinic, today=today).items():
             by_key[key].rows.extend(rows)
             by_key[key].count += count
+    if stale:
+        by_key["attendance"].note = counts.stale_in_words(stale)
     return Dashboard(worklists=lists, waiting_reminders=waiting)
 
 

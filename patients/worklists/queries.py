@@ -20,8 +20,8 @@ from django.db.models.functions import TruncDate
 from patients.clinic_time import clinic_midnight
 from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, Visit
 from patients.records import safety, schedule
-from patients.records.selectors import liver_limits, schedule_rules, with_safety_results
-from patients.therapy import attendance
+from patients.records.selectors import liver_limits, may_have_safety_flags, schedule_rules, with_safety_results
+from patients.therapy import counts
 from patients.therapy.queries import with_attendance
 
 # How far back a missed visit stays on the list: after that the patient is a lapse to chase, not a miss.
@@ -173,16 +173,15 @@ def low_attendance(clinic: Clinic, *, today: datetime.date) -> QuerySet[Patient]
     patients = Patient.objects.filter(clinic=clinic, status__in=IN_THERAPY).filter(
         Exists(Placement.objects.filter(patient=OuterRef("pk")))
     )
-    return (
-        with_attendance(patients, today=today).filter(attendance.low_attendance()).order_by("last_name", "first_name")
-    )
+    # The kept counts (patients.therapy.counts), or the live ones for a patient never counted.
+    return with_attendance(patients, today=today).filter(counts.counted_low()).order_by("last_name", "first_name")
 
 
 def safety_flagged(clinic: Clinic, *, today: datetime.date) -> QuerySet[Patient]:
     """Patients not discharged with a safety flag, by name."""
     patients = Patient.objects.filter(clinic=clinic).exclude(status=Patient.Status.DISCHARGED)
     return (
-        with_safety_results(patients, today=today)
+        with_safety_results(may_have_safety_flags(patients, today=today), today=today)
         .filter(safety.flagged_to_act_on(liver_limits()))
         .order_by("last_name", "first_name")
     )

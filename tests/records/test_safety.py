@@ -10,6 +10,7 @@ from patients.clinic_time import clinic_today
 from patients.models import Patient, Visit
 from patients.records import safety
 from patients.records.selectors import liver_limits, with_safety_results
+from patients.worklists import queries
 from tests import histories
 
 # The histories are built on the suite's day (TEST_TODAY), with the clock stopped at its noon.
@@ -88,4 +89,8 @@ def test_the_database_condition_agrees_with_the_pure_rule_on_the_same_histories(
         .values_list("pk", flat=True)
     )
     assert by_pure == by_database
+    # The dashboard's list, which decides only on the patients who may have a flag, finds the same.
+    listed = set(queries.safety_flagged(clinic, today=today).values_list("pk", flat=True))
+    discharged = set(Patient.objects.filter(status=Patient.Status.DISCHARGED).values_list("pk", flat=True))
+    assert listed == by_pure - discharged
     assert 5 < len(by_pure) < 55, "the histories should hold both kinds of patient"

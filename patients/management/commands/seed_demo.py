@@ -37,6 +37,7 @@ from patients.models import (
 )
 from patients.records.selectors import schedule_rules
 from patients.reminders import outbox
+from patients.therapy import counts as attendance_counts
 
 DEFAULT_PATIENTS = 60
 # About 12,000 rows a transaction at the demo mix; 10,000 patients report progress every 5 %.
@@ -235,6 +236,8 @@ def write(batch: list[demo.PatientRows]) -> None:
             for rows in batch
             if rows.member_of is not None
         )
+        # As logging their sessions would have: each patient's attendance counted for the dashboard.
+        attendance_counts.count_patients(patients)
 
 
 def as_already_sent(reminder: Reminder) -> Reminder:
