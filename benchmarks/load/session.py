@@ -274,7 +274,9 @@ def load_and_dispatch(
             dispatch_now()
             dispatched_at = now
         statuses = due_left(due_at)
-        print(f"  {now - load_begun:.0f} s: {arrived():,} reminders received", flush=True)
+        if now >= next_progress:
+            print(f"  {now - load_begun:.0f} s: {arrived():,} reminders received", flush=True)
+            next_progress += 10
     drained = not waiting & statuses.keys()
     return {
         "due": sum(statuses.values()),
