@@ -8,6 +8,9 @@
 #                                          SQLite and on a throwaway PostgreSQL, printed as one table
 #   make benchmark QUICK=1                 1,000 and 20,000 patients, SQLite only
 #   make benchmark SIZES=200 DATABASES=sqlite    other sizes or databases (sqlite, postgresql)
+#   make load                              30 coordinators for 60 s on gunicorn while 10,000 reminders go
+#                                          out, on a throwaway PostgreSQL, then on SQLite (5,000 patients)
+#   make load USERS=10 DURATION=20s PATIENTS=5000 REMINDERS=10000 DATABASES=sqlite
 
 SHELL := /bin/bash
 VENV := .venv
@@ -15,7 +18,7 @@ BIN := $(VENV)/bin
 # Remembers which requirements the venv was last installed from.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: venv run test lint fmt benchmark
+.PHONY: venv run test lint fmt benchmark load
 
 venv: $(STAMP)
 
@@ -60,3 +63,14 @@ ifneq (,$(filter postgresql,$(DATABASES)))
 else
 	$(BENCHMARK_RUN)
 endif
+
+# benchmarks/load/run.py seeds a database per run, signs the coordinators in, and runs locust against
+# gunicorn while a Celery worker drains the due reminders; it prints one table and fails on an error
+# or "database is locked". 5,000 patients hold the 10,000 pending reminders it makes due.
+USERS ?= 30
+DURATION ?= 60s
+PATIENTS ?= 5000
+REMINDERS ?= 10000
+load: venv
+	scripts/load.sh --databases "$(DATABASES)" --users $(USERS) --duration $(DURATION) \
+		--patients $(PATIENTS) --reminders $(REMINDERS)
