@@ -79,6 +79,8 @@ class Patient(models.Model):
         indexes = [
             # The patient list's search by name within a clinic.
             models.Index(fields=["clinic", "last_name", "first_name"], name="patient_clinic_name_idx"),
+            # Safety flags: the few patients with a known liver condition.
+            models.Index(fields=["clinic"], condition=Q(liver_condition=True), name="patient_liver_condition_idx"),
         ]
 
     def __str__(self) -> str:
@@ -324,6 +326,9 @@ class Visit(models.Model):
             # The dashboard's visits today and this week, and visits to phone about: booked ones by
             # appointment, beside due_on above for the unbooked (one index for each side of the OR).
             models.Index(fields=["status", "appointment_at"], name="visit_status_appointment_idx"),
+            # The dashboard's open renewal windows: scheduled renewals whose window has opened (the
+            # ones whose window closed are marked missed each night, so these are few).
+            models.Index(fields=["status", "kind", "window_start"], name="visit_open_window_idx"),
             # Safety flags: the completed visits of the lookback, to find who may have a flag ...
             models.Index(fields=["status", "completed_on"], name="visit_status_completed_idx"),
             # ... and each one's latest results (without it, the index above would serve each

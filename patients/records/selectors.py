@@ -55,7 +55,11 @@ def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) 
     to_act_on = Visit.objects.filter(status=safety.COMPLETED, completed_on__gte=safety.lookback_start(today)).filter(
         safety.visit_to_act_on(liver_limits())
     )
-    return patients.filter(Q(liver_condition=True) | Q(pk__in=to_act_on.values("patient_id")))
+    # One list of keys, so that the database starts from these few patients (an OR of the two
+    # conditions would have it read every patient to test them).
+    liver_condition = Patient.objects.filter(liver_condition=True)
+    candidates = to_act_on.order_by().values("patient_id").union(liver_condition.order_by().values("pk"))
+    return patients.filter(pk__in=candidates)
 
 
 def coverage_span(placement: Placement) -> schedule.CoverageSpan:
