@@ -9,7 +9,7 @@ how many counts are from the day before. A patient never counted is judged on th
 """
 
 import datetime
-import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
@@ -20,8 +20,6 @@ from patients.clinic_time import clinic_today
 from patients.models import AttendanceCount, Clinic, Patient
 from patients.therapy import attendance
 from patients.therapy.queries import with_attendance
-
-logger = logging.getLogger(__name__)
 
 # Patients counted and written per statement: bounded memory, and progress to show.
 BATCH = 2000
@@ -44,10 +42,14 @@ def count(patients: QuerySet[Patient], *, today: datetime.date) -> int:
 
 def count_patients(patients: Iterable[Patient]) -> int:
     """Recount these patients, each on their clinic's day: after their sessions changed."""
-    by_clinic: dict[Clinic, list[int]] = {}
+    by_clinic: dict[int, list[int]] = defaultdict(list)
     for patient in patients:
-        by_clinic.setdefault(patient.clinic, []).append(patient.pk)
-    return sum(count(Patient.objects.filter(pk__in=pks), today=clinic_today(c)) for c, pks in by_clinic.items())
+        by_clinic[patient.clinic_id].append(patient.pk)
+    clinics = Clinic.objects.in_bulk(list(by_clinic))
+    return sum(
+        count(Patient.objects.filter(pk__in=pks), today=clinic_today(clinics[clinic_pk]))
+        for clinic_pk, pks in by_clinic.items()
+    )
 
 
 def count_stale(

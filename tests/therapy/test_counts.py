@@ -9,7 +9,9 @@ import datetime
 import random
 
 import pytest
+from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from patients import services
@@ -22,7 +24,7 @@ from patients.therapy.queries import with_attendance
 from patients.worklists import queries
 from patients.worklists.dashboard import dashboard
 from tests import histories
-from tests.factories import INDUCTION, PatientFactory
+from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +108,20 @@ def attendance_card(clinic: Clinic):
 def test_the_note_counts_in_words():
     assert counts.stale_in_words(1).startswith("1 patient's attendance count is from an earlier day")
     assert counts.stale_in_words(1200).startswith("1,200 patients' attendance counts are from an earlier day")
+
+
+@pytest.mark.parametrize("members", [3, 12])
+def test_a_group_roster_is_counted_in_the_same_queries_whatever_its_size(still_clock, clinic, coordinator, members):
+    group = TherapyGroupFactory(clinic=clinic)
+    roster = {PatientFactory(clinic=clinic): ATTENDED for _ in range(members)}
+    today = clinic_today(clinic)
+    therapy.log_group_attendance(group=group, held_on=today - DAY, attendance=roster, by=coordinator)
+    patients = list(Patient.objects.filter(pk__in=[p.pk for p in roster]))  # as a view would load them
+    with CaptureQueriesContext(connection) as queries:
+        therapy.log_group_attendance(
+            group=group, held_on=today, attendance=dict.fromkeys(patients, MISSED), by=coordinator
+        )
+    # The roster's sessions are saved one by one; the counting costs the same for any roster.
+    counting = [q for q in queries.captured_queries if "attendancecount" in q["sql"] or "patients_clinic" in q["sql"]]
+    assert len(counting) <= 3
+    assert AttendanceCount.objects.filter(patient__in=patients, counted_on=today, missed=1).count() == members
