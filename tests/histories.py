@@ -10,6 +10,7 @@ import datetime
 import random
 
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
+from patients.records import newest
 from tests.factories import PatientFactory
 
 DAY = datetime.timedelta(days=1)
@@ -41,7 +42,10 @@ def placements(
                 )
             )
             ends_on = placed_on - rng.randint(1, 60) * DAY
-    return Placement.objects.bulk_create(rows)
+    created = Placement.objects.bulk_create(rows)
+    # As the services would have: the newest placements kept for the lapse lists.
+    newest.keep({placement.patient_id for placement in created})
+    return created
 
 
 def visits(placements: list[Placement], *, today: datetime.date, rng: random.Random, per_placement: int = 4) -> None:

@@ -14,9 +14,10 @@ from patients.models.clinics import (
     validate_no_control_characters,
     validate_time_zone,
 )
+from patients.models.kept import AttendanceCount, NewestPlacement
 from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
-from patients.models.therapy import AttendanceCount, TherapyGroup, TherapySession
+from patients.models.therapy import TherapyGroup, TherapySession
 
 __all__ = [
     "AttendanceCount",
@@ -26,6 +27,7 @@ __all__ = [
     "FollowUpCall",
     "Membership",
     "NaloxoneChallenge",
+    "NewestPlacement",
     "Patient",
     "PipelineHeartbeat",
     "Placement",

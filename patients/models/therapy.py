@@ -85,31 +85,3 @@ class TherapySession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} session on {formats.day(self.held_on)}: {self.get_status_display()}"
-
-
-class AttendanceCount(models.Model):
-    """A patient's attendance counts as of one clinic day (``patients.therapy.attendance``'s
-    inputs), kept so that the lists of low attendance read one row per patient instead of counting
-    every session on every request.
-
-    ``patients.therapy.counts`` writes them: with each session logged, in the same transaction, and
-    once a day for every patient as the counted days move on (the hourly task). Derived from the
-    sessions, which are the record; the rows hold no history of their own.
-    """
-
-    patient = models.OneToOneField(
-        "patients.Patient", on_delete=models.CASCADE, primary_key=True, related_name="attendance_count"
-    )
-    counted_on = models.DateField()
-    attended = models.PositiveIntegerField()
-    missed = models.PositiveIntegerField()
-    attended_recently = models.PositiveIntegerField()
-
-    class Meta:
-        indexes = [
-            # The dashboard's note of counts from an earlier day, and the hourly task's stale rows.
-            models.Index(fields=["counted_on"], name="attendance_counted_on_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.attended} attended, {self.missed} missed as of {formats.day(self.counted_on)}"

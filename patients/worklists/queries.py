@@ -18,7 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from patients.clinic_time import clinic_midnight
-from patients.models import Clinic, FollowUpCall, Patient, Placement, Reminder, Visit
+from patients.models import Clinic, FollowUpCall, NewestPlacement, Patient, Placement, Reminder, Visit
 from patients.records import safety, schedule
 from patients.records.selectors import liver_limits, may_have_safety_flags, schedule_rules, with_safety_results
 from patients.therapy import counts
@@ -61,14 +61,16 @@ def awaiting_call(rows: QuerySet[Any], *, since_field: str, clinic: Clinic, toda
 
 
 def newest_placements_ended(clinic: Clinic, *, today: datetime.date) -> QuerySet[Placement]:
-    """Each in-care patient's newest placement on or before ``today``, where it no longer covers them.
+    """Each in-care patient's newest placement, where it no longer covers them on ``today``.
 
-    The newest placement comes from a correlated subquery on the placement index, and ``ends_on``
-    is the last protected day (the planned end, or the removal if earlier).
+    The newest placements come from ``NewestPlacement`` (kept by ``patients.records.newest``), by
+    the index on their last protected day, so only patients whose cover has ended are read; the
+    placement itself is then checked as recorded: ``ends_on`` is its last protected day (the
+    planned end, or the removal if earlier).
     """
-    newest = Placement.objects.filter(patient=OuterRef("patient"), placed_on__lte=today).order_by("-placed_on")
+    ended = NewestPlacement.objects.filter(patient__clinic=clinic, ends_on__lt=today).values("placement_id")
     return (
-        Placement.objects.filter(patient__clinic=clinic, placed_on__lte=today, pk=Subquery(newest.values("pk")[:1]))
+        Placement.objects.filter(pk__in=ended, placed_on__lte=today)
         .exclude(patient__status=Patient.Status.DISCHARGED)
         .with_ends_on()
         .filter(ends_on__lt=today)

@@ -35,6 +35,7 @@ from patients.models import (
     TherapySession,
     Visit,
 )
+from patients.records import newest
 from patients.records.selectors import schedule_rules
 from patients.reminders import outbox
 from patients.therapy import counts as attendance_counts
@@ -236,7 +237,8 @@ def write(batch: list[demo.PatientRows]) -> None:
             for rows in batch
             if rows.member_of is not None
         )
-        # As logging their sessions would have: each patient's attendance counted for the dashboard.
+        # As the services would have: each patient's newest placement and attendance counts kept.
+        newest.keep(patient.pk for patient in patients)
         attendance_counts.count_patients(patients)
 
 

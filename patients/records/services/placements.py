@@ -19,7 +19,7 @@ from django.utils import timezone
 from patients import formats
 from patients.audit import services as audit
 from patients.models import CheckResult, NaloxoneChallenge, Patient, Placement, Product, Visit
-from patients.records import bounds, schedule
+from patients.records import bounds, newest, schedule
 from patients.records.plan import placement_coverage_end, planned_coverage_end, unsaved_visits
 from patients.records.selectors import coverage_spans, schedule_rules
 from patients.records.services.base import cancel_visits, locked_patient, refuse_nul_characters, save_checked
@@ -119,6 +119,7 @@ def record_placement(
             user=by,
         )
         outbox.write_visit_reminders(visits, now=timezone.now())
+        newest.keep([patient.pk])
     return placement
 
 
@@ -193,4 +194,5 @@ def record_removal(
             reason=Visit.CancelReason.REMOVED,
             by=by,
         )
+        newest.keep([patient.pk])
     return placement
