@@ -158,14 +158,20 @@ def reminders_needing_a_call(
 def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> QuerySet[Visit]:
     """Visits still to come of patients who stopped email reminders (unsubscribed, or consent
     withdrawn): each stays on the list until it is over, since no email will announce it."""
-    # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), not the
-    # many visits still to come.
-    stopped = Reminder.objects.filter(status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL)
+    # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), and
+    # their visits are checked through them (open, still to come): asked of the visits, the
+    # database would read every visit to come.
+    to_come = Q(visit__appointment_at__gte=now) | Q(visit__appointment_at__isnull=True, visit__window_end__gte=today)
+    stopped = Reminder.objects.filter(
+        to_come,
+        status=Reminder.Status.CANCELLED,
+        cancel_reason__in=STOPPED_EMAIL,
+        visit__status=Visit.Status.SCHEDULED,
+    )
     return (
-        open_visits(clinic)
-        .filter(pk__in=stopped.values("visit_id"))
+        Visit.objects.filter(pk__in=stopped.values("visit_id"), patient__clinic=clinic)
+        .select_related("patient__clinic")
         .filter(Q(patient__email_consent=False) | Q(patient__email=""))
-        .filter(Q(appointment_at__gte=now) | Q(appointment_at__isnull=True, window_end__gte=today))
         .order_by("due_on", "patient__record_number")
     )
 
