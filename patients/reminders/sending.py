@@ -59,12 +59,6 @@ class BatchOutcome:
         self.failed += other.failed
         self.withdrawn += other.withdrawn
 
-    def count_attempt(self, failed: bool) -> None:
-        if failed:
-            self.failed += 1
-        else:
-            self.retried += 1
-
 
 def send_batch(claimed: list[Reminder], *, clock: RunClock) -> BatchOutcome:
     """Send claimed rows in order. Whatever goes wrong with one row is recorded on it and counts as
@@ -206,20 +200,6 @@ class Batch:
                 outbox.follow_up_sent(self.sent, now=self.clock())
 
 
-def send_one(
-    claim: Reminder, *, mail: BaseEmailBackend, clock: RunClock, outcome: BatchOutcome, sent: list[Reminder]
-) -> bool:
-    """A batch of one: check the row against the records as they are now, send it, stamp it; False
-    when the mail server cannot take messages."""
-    batch = Batch([claim], clock=clock, mail=mail)
-    batch.outcome, batch.sent = outcome, sent
-    ready = batch.check([claim])
-    try:
-        return batch.send(ready[0]) if ready else True
-    finally:
-        batch.stamp_decided()
-
-
 def _send(message: EmailMessage, mail: BaseEmailBackend) -> None:
     """Send one message over ``mail``, opening it when it is not open (the batch's first send, or
     after an error), and sort failures into passing and permanent ones."""
@@ -238,13 +218,6 @@ def _send(message: EmailMessage, mail: BaseEmailBackend) -> None:
     except (smtplib.SMTPException, OSError) as error:  # OSError covers time-outs and refusals
         # Dropped connections, refused connections and time-outs: the server may be back soon.
         raise TransientSendError(described(error)) from error
-
-
-def stamp(reminder: Reminder, *, status: str, **changes: object) -> int:
-    """Record one row's outcome, only while this dispatcher still holds the claim."""
-    return Reminder.objects.filter(
-        pk=reminder.pk, status=Reminder.Status.SENDING, claim_token=reminder.claim_token
-    ).update(status=status, claim_token=None, lease_expires_at=None, **changes)
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
