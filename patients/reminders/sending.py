@@ -4,15 +4,17 @@ dispatcher still holds the claim; a failure is retried after a wait, or ends ``f
 attempts are used up.
 
 A batch costs a constant number of queries, however long: one to renew the leases, one to read the
-rows again with their patients and visits, one update per kind of outcome, and the follow-ups.
-The price is that a row is checked when its batch is read, not the instant before its own send,
-and that an outcome is stamped a moment after its send. Both are bounded by ``CHECKPOINT_SECONDS``:
-a batch still sending after that writes what it has done and reads the rest again. On a healthy
-mail server a batch of 50 takes a fraction of that, so the check stays one read per batch; on a
-slow one the checkpoints keep the window short. A plan that changes inside the window is what
-changes while a message is on the wire: the row goes out and is followed by the cancellation or
-the notice of the new time (``outbox.follow_up_sent``). A worker that dies inside it leaves its
-sent rows unstamped, to be sent again with the same Message-ID after their lease.
+rows again with their patients and visits, one update for the rows sent (more only for rows that
+failed or were withdrawn, one per error or reason), and the follow-ups. The price is that a row is
+checked when its batch is read, not the instant before its own send, and that an outcome is
+stamped a moment after its send. Both are bounded by ``CHECKPOINT_SECONDS``: a batch still sending
+after that stamps what it has done and reads the rest again. On a working mail server a batch of
+50 takes a fraction of that, so the check stays one read per batch; on a slow one the checkpoints
+keep the window short. A plan that changes inside the window is treated as one that changes while
+a message is on the wire: the row goes out, followed by the cancellation or the notice of the new
+time (``outbox.follow_up_sent``); a patient who unsubscribed in that second gets that one message.
+A worker that dies inside the window leaves its sent rows unstamped, to be sent again with the
+same Message-ID once their lease runs out.
 """
 
 import datetime
