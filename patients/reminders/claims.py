@@ -109,15 +109,14 @@ def expire_passed(*, now: datetime.datetime) -> tuple[int, dict[int, str]]:
 def claim_batch(*, clinic: Clinic, due_at: datetime.datetime, clock: RunClock) -> list[Reminder]:
     """Take up to a batch of this clinic's rows due at ``due_at`` for this dispatcher alone."""
     token = uuid.uuid4()
-    due = Reminder.objects.filter(
-        patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lte=due_at
-    ).order_by("next_attempt_at", "pk")
-    if connection.features.has_select_for_update_skip_locked:
-        # Concurrent dispatchers skip each other's rows instead of queueing behind them.
-        due = due.select_for_update(skip_locked=True, of=("self",))
     with transaction.atomic():
+        due = Reminder.objects.filter(
+            patient__clinic=clinic, status=Reminder.Status.PENDING, next_attempt_at__lte=due_at
+        ).order_by("next_attempt_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
         # The ids first, then the update: PostgreSQL may run a LIMIT subquery inside an UPDATE more
-        # than once, and so claim more rows than a batch (72 for a limit of 50, tried).
+        # than once, and so claim more rows than a batch (seen: 72 for a limit of 50).
         ids = list(due.values_list("pk", flat=True)[: settings.REMINDER_BATCH_SIZE])
         # Conditional on the status, so a row another dispatcher took in between is left alone.
         Reminder.objects.filter(pk__in=ids, status=Reminder.Status.PENDING).update(
@@ -152,12 +151,6 @@ def current_batch(claimed: list[Reminder], *, now: datetime.datetime) -> list[Re
     )
     read = {row.pk: row for row in ours.filter(lease_expires_at__gt=now).select_related("patient__clinic", "visit")}
     return [read[claim.pk] for claim in claimed if claim.pk in read]
-
-
-def current(claim: Reminder, *, now: datetime.datetime) -> Reminder | None:
-    """``current_batch`` for one row: the row read again, or ``None`` when it is no longer ours."""
-    rows = current_batch([claim], now=now)
-    return rows[0] if rows else None
 
 
 def release(reminders: list[Reminder]) -> None:
