@@ -1,5 +1,5 @@
-"""The dispatcher's hold on its rows: claiming a batch under a lease, renewing the lease and reading
-the row again right before its send, handing back rows never tried, and the housekeeping at the
+"""The dispatcher's hold on its rows: claiming a batch under a lease, renewing the leases and reading
+the batch again right before its sends, handing back rows never tried, and the housekeeping at the
 start of each run (rows abandoned by a dead worker, announcements whose visit has passed).
 
 Every update here is conditional (on the status, the claim token, the lease), so that two
@@ -115,6 +115,8 @@ def claim_batch(*, clinic: Clinic, due_at: datetime.datetime, clock: RunClock) -
         ).order_by("next_attempt_at", "pk")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
+        # The ids first, then the update: PostgreSQL may run a LIMIT subquery inside an UPDATE more
+        # than once, and so claim more rows than a batch (seen: 72 for a limit of 50).
         ids = list(due.values_list("pk", flat=True)[: settings.REMINDER_BATCH_SIZE])
         # Conditional on the status, so a row another dispatcher took in between is left alone.
         Reminder.objects.filter(pk__in=ids, status=Reminder.Status.PENDING).update(
@@ -123,30 +125,32 @@ def claim_batch(*, clinic: Clinic, due_at: datetime.datetime, clock: RunClock) -
             lease_expires_at=clock() + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS),
             attempts=F("attempts") + 1,
         )
+    # The rows alone: ``current_batch`` reads them again with their patients and visits to send them.
+    claimed = Reminder.objects.filter(pk__in=ids, claim_token=token)
     # Oldest due first: a reminder back for a retry must not hold up the ones behind it again.
-    claimed = Reminder.objects.filter(claim_token=token).select_related("patient__clinic", "visit")
     return list(claimed.order_by("next_attempt_at", "pk"))
 
 
-def current(claim: Reminder, *, now: datetime.datetime) -> Reminder | None:
-    """The claimed row with its patient and visit read again, right before its send, or ``None``
-    when it is no longer this dispatcher's to send.
+def current_batch(claimed: list[Reminder], *, now: datetime.datetime) -> list[Reminder]:
+    """The claimed rows still this dispatcher's, read again with their patients and visits (to be
+    checked with ``outbox.why_not_send`` before they go out), in the order given: two queries
+    however long the batch.
 
-    The lease is renewed first, and only while it still runs: a run slower than its lease would
-    otherwise pass this check for a row whose lease ran out a moment later, and the next run
-    would take it back and send it too. A row whose lease already ran out is left for the next
-    run, which sends it once.
+    The leases are renewed first, and only while they still run: a run slower than its lease would
+    otherwise pass this check for a row whose lease ran out a moment later, and the next run would
+    take it back and send it too. A row whose lease already ran out is left for the next run,
+    which sends it once.
     """
+    if not claimed:
+        return []
     ours = Reminder.objects.filter(
-        pk=claim.pk, status=Reminder.Status.SENDING, claim_token=claim.claim_token, lease_expires_at__gt=now
+        pk__in=[claim.pk for claim in claimed], status=Reminder.Status.SENDING, claim_token=claimed[0].claim_token
     )
-    if not ours.update(lease_expires_at=now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)):
-        return None
-    return (
-        Reminder.objects.filter(pk=claim.pk, status=Reminder.Status.SENDING, claim_token=claim.claim_token)
-        .select_related("patient__clinic", "visit")
-        .first()
+    ours.filter(lease_expires_at__gt=now).update(
+        lease_expires_at=now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     )
+    read = {row.pk: row for row in ours.filter(lease_expires_at__gt=now).select_related("patient__clinic", "visit")}
+    return [read[claim.pk] for claim in claimed if claim.pk in read]
 
 
 def release(reminders: list[Reminder]) -> None:

@@ -4,21 +4,23 @@ The database decides everything. A row is claimed by a conditional update (and, 
 ``select_for_update(skip_locked=True)`` so that concurrent dispatchers take different rows), sent
 with no transaction open, then stamped by the dispatcher holding its claim token. A worker that
 dies mid-send leaves its rows ``sending`` until their lease runs out; the next run returns them to
-``pending``. The worst case is a duplicate of what was in flight, and every copy of one reminder
-carries the same Message-ID.
+``pending``. The worst case is a duplicate of what was in flight (the rows its batch sent since it
+last stamped its outcomes, at most a second's worth), and every copy of one reminder carries the
+same Message-ID.
 
-Plans change while rows wait and while they are in flight. Right before each send, and when an
-abandoned row comes back, the row is checked against the records as they are then
-(``outbox.why_not_send``): one that is no longer true is cancelled with its reason, never sent. A
-row that went out while its visit was being cancelled or moved is followed by the cancellation or
-the notice of the new time.
+Plans change while rows wait and while they are in flight. Right before a batch is sent (and
+again every second while it is), and when an abandoned row comes back, the rows are checked
+against the records as they are then (``outbox.why_not_send``): one that is no longer true is
+cancelled with its reason, never sent. A row that went out while its visit was being cancelled or
+moved is followed by the cancellation or the notice of the new time.
 
 One clinic cannot stop the others: clinics are served a batch each in turn, and an error while
 serving one is logged with the clinic, shown on its coordinators' banner, and the run goes on.
 
-The parts: ``claims`` (claiming under a lease, the check right before a send, the housekeeping
-at the start of a run) and ``sending`` (the send loop, and stamping each outcome); this module
-runs them clinic by clinic and records how the run went.
+The parts: ``claims`` (claiming under a lease, reading a batch again right before its sends, the
+housekeeping at the start of a run) and ``sending`` (the send loop over one mail connection, and
+stamping the outcomes together); this module runs them clinic by clinic and records how the run
+went.
 
 Every notion of time comes from the ``now`` argument: the dispatcher never reads the wall clock.
 It only measures how long its own run has taken, so that leases, retries and stamps in a long run

@@ -2,15 +2,17 @@
 
 import datetime
 import smtplib
+import uuid
 
 import pytest
 from django.core import mail
+from django.core.mail import get_connection
 from django.core.management import call_command
 
 from patients import services
 from patients.models import PipelineHeartbeat, Reminder
-from patients.reminders import sending
-from patients.reminders.dispatcher import dispatch, dispatch_due_reminders
+from patients.reminders import claims, sending
+from patients.reminders.dispatcher import RunClock, dispatch, dispatch_due_reminders
 from tests.factories import INDUCTION, PatientFactory
 from tests.helpers import LONDON, london
 
@@ -156,11 +158,20 @@ def test_a_row_left_sending_by_a_dead_worker_goes_out_after_its_lease(patient, s
     assert (reminder.status, reminder.attempts) == ("sent", 2)
 
 
-def test_a_dispatcher_that_lost_its_claim_does_not_stamp_the_row(patient):
-    reminder = first_reminder(patient)
-    reminder.status = "sending"
-    reminder.claim_token = None  # the claim another dispatcher holds is not ours
-    assert sending.stamp(reminder, status="sent", sent_at=london(D(2026, 6, 28))) == 0
+def test_a_dispatcher_that_lost_its_claim_does_not_stamp_the_row(clinic, patient):
+    moment = london(D(2026, 6, 28))
+    clock = RunClock(moment)
+    (claim,) = claims.claim_batch(clinic=clinic, due_at=moment, clock=clock)
+    batch = sending.Batch([claim], clock=clock, mail=get_connection())
+    (reminder,) = batch.check([claim])
+    # The lease ran out while the row waited, and another run took it over.
+    taken_over = uuid.uuid4()
+    Reminder.objects.filter(pk=claim.pk).update(claim_token=taken_over)
+    assert batch.send(reminder)
+    batch.stamp_decided()
+    assert batch.outcome.sent == 0
+    claim.refresh_from_db()
+    assert (claim.status, claim.claim_token, claim.sent_at) == ("sending", taken_over, None)
 
 
 def test_each_run_records_that_the_dispatcher_is_alive(patient):

@@ -391,16 +391,16 @@ class PipelineModel(RuleBasedStateMachine):
 
     @rule(
         sent_first=st.integers(0, 2),
-        die_mid_send=st.booleans(),
+        unstamped=st.integers(0, 2),
         change=st.sampled_from([None, "cancel", "complete", "move", "unsubscribe", "discharge"]),
         change_while_held=st.booleans(),
     )
     def kill_the_dispatcher(
-        self, sent_first: int, die_mid_send: bool, change: str | None, change_while_held: bool
+        self, sent_first: int, unstamped: int, change: str | None, change_while_held: bool
     ) -> None:
         """Beat was down until the next row fell due (in daytime, within a week); that run claims
-        its batch and dies, after sending ``sent_first`` rows through the real path and, with
-        ``die_mid_send``, one more that went out but was never stamped sent.
+        its batch and dies, after sending ``sent_first`` rows through the real path up to a
+        checkpoint that stamped them, then ``unstamped`` more that went out but were never stamped.
 
         Plans change while rows are in flight: ``change`` is made to a visit or patient whose rows
         the run holds, while it holds them (before it sends any) or after it died.
@@ -408,24 +408,19 @@ class PipelineModel(RuleBasedStateMachine):
         self._wait_for_work()
         moments = self._moments()
         in_flight: list[int] = []
-        stamp = sending.stamp
-
-        def stamp_then_die(reminder: Reminder, *, status: str, **changes: Any) -> int:
-            if status == Reminder.Status.SENT:
-                raise WorkerKilled
-            return stamp(reminder, status=status, **changes)
 
         def dying_batch(claimed: list[Reminder], *, clock: dispatcher.RunClock) -> None:
             if change_while_held:
                 self._change_held(change)
                 moments.update(self._moments())
-            connection, outcome, sent = get_connection(), sending.BatchOutcome(), []
-            for claim in claimed[:sent_first]:
-                sending.send_one(claim, mail=connection, clock=clock, outcome=outcome, sent=sent)
-            if die_mid_send and len(claimed) > sent_first:
+            batch = sending.Batch(claimed, clock=clock, mail=get_connection())
+            ready = batch.check(claimed)
+            for reminder in ready[:sent_first]:
+                batch.send(reminder)
+            batch.stamp_decided()  # a checkpoint
+            for reminder in ready[sent_first : sent_first + unstamped]:
                 in_flight.append(len(mail.outbox))
-                with mock.patch.object(sending, "stamp", stamp_then_die):
-                    sending.send_one(claimed[sent_first], mail=connection, clock=clock, outcome=outcome, sent=sent)
+                batch.send(reminder)
             raise WorkerKilled
 
         sent_before, killed = len(mail.outbox), False
