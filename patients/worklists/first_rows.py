@@ -68,9 +68,10 @@ def first_rows(parts: Mapping[Key, Part], *, shown: int) -> dict[Key, tuple[list
     params: list[Any] = []
     for index, key in enumerate(keys):
         sql, part_params = numbered_sql(parts[key].rows)
-        # The part's index and the rows kept are parameters; nothing from outside is spliced in.
+        # The only text spliced in is the SQL Django compiled for the list, its values still
+        # parameters; the part's index and the rows kept are parameters too.
         statements.append(
-            "SELECT CAST(%s AS integer) AS part, numbered.* FROM (" + sql + ") numbered "  # noqa: S608
+            f"SELECT CAST(%s AS integer) AS part, numbered.* FROM ({sql}) numbered "  # noqa: S608  # nosec B608
             "WHERE numbered.worklist_position <= %s"
         )
         params.extend((index, *part_params, max(limits[index], 1)))  # one row at least, for the count
