@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from patients import services
 from patients.clinic_time import clinic_today
@@ -25,6 +24,7 @@ from patients.worklists import queries
 from patients.worklists.dashboard import dashboard
 from tests import histories
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
+from tests.pinned_day import suite_noon
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +78,9 @@ def test_a_session_logged_is_counted_at_once(still_clock, clinic, implant, patie
 
 
 def test_the_days_move_on_with_the_hourly_task_and_the_dashboard_says_when_it_has_not(
-    still_clock, clinic, implant, coordinator
+    request, still_clock, clinic, implant, coordinator
 ):
+    next_noon = suite_noon(request.config) + DAY  # the suite's day (TEST_TODAY), then the next
     today = clinic_today(clinic)
     patient = PatientFactory(clinic=clinic)
     placed(patient, implant, today)
@@ -92,16 +93,16 @@ def test_the_days_move_on_with_the_hourly_task_and_the_dashboard_says_when_it_ha
     assert counted_live(clinic, tomorrow) == {patient.pk}
     # Until the task has run on the new day, the list is the day before's, and the dashboard says so.
     assert listed(clinic, tomorrow) == set()
-    assert attendance_card(clinic).note == counts.stale_in_words(1)
+    assert attendance_card(clinic, now=next_noon).note == counts.stale_in_words(1)
     assert count_attendance_everywhere() == 1
     assert count_attendance_everywhere() == 0  # a second run on the same day counts no one
     assert listed(clinic, tomorrow) == {patient.pk}
-    card = attendance_card(clinic)
+    card = attendance_card(clinic, now=next_noon)
     assert (card.note, card.count, [row.patient for row in card.rows]) == ("", 1, [patient])
 
 
-def attendance_card(clinic: Clinic):
-    lists = dashboard(Clinic.objects.filter(pk=clinic.pk), now=timezone.now()).worklists
+def attendance_card(clinic: Clinic, *, now: datetime.datetime):
+    lists = dashboard(Clinic.objects.filter(pk=clinic.pk), now=now).worklists
     return next(worklist for worklist in lists if worklist.key == "attendance")
 
 

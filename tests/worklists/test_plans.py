@@ -12,12 +12,12 @@ import re
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
 
 from patients.clinic_time import clinic_today
 from patients.models import Clinic
 from patients.worklists.dashboard import clinic_parts
 from patients.worklists.first_rows import numbered_sql
+from tests.pinned_day import suite_noon
 
 pytestmark = pytest.mark.django_db
 
@@ -42,10 +42,10 @@ def full_scans(lines: list[str]) -> list[str]:
     return [line for line in lines if re.search(pattern, line)]
 
 
-def test_no_dashboard_list_scans_a_large_table(still_clock):
+def test_no_dashboard_list_scans_a_large_table(request, still_clock):
     call_command("seed_demo", patients=40, verbosity=0)
     clinic = Clinic.objects.get(name__icontains="Riverside")
-    now = timezone.now()
+    now = suite_noon(request.config)  # the suite's day (TEST_TODAY), where the clock stands
     scans = {}
     for key, part in clinic_parts(clinic, today=clinic_today(clinic, now=now), now=now).items():
         lines = plan(*numbered_sql(part.rows))
