@@ -4,9 +4,10 @@ Changes. django-simple-history writes a history row (who, when, every field as i
 ``save()`` of a tracked model, but nothing for ``bulk_create()`` or ``QuerySet.update()``. Every
 bulk write to a tracked model goes through ``create_with_history`` or ``update_with_history``
 instead: one extra bulk insert of history rows, inside the caller's transaction, so a change and its
-history are saved together or not at all. The user is the one given, else the signed-in user of the
-request being served (simple-history's ``HistoryRequestMiddleware``); a command, task or the
-dispatcher leaves it empty.
+history are saved together or not at all. Both also drop the report figures kept from the rows'
+months (``patients.reports.kept``), as a ``save()`` does through its receiver. The user is the one
+given, else the signed-in user of the request being served (simple-history's
+``HistoryRequestMiddleware``); a command, task or the dispatcher leaves it empty.
 
 Reads. ``record_access`` writes one ``RecordAccess`` row for a page, form or file that shows a
 patient's records; views and admin pages call it once they know the user may see them.
@@ -22,6 +23,7 @@ from django.http import HttpRequest
 
 from accounts import lockout
 from patients.models import Clinic, Patient, RecordAccess
+from patients.reports import kept as kept_figures
 
 M = TypeVar("M", bound=Model)
 
@@ -38,6 +40,7 @@ def create_with_history(
         model.history.bulk_history_create(  # type: ignore[attr-defined]
             created, default_user=user, default_change_reason=reason
         )
+        kept_figures.written(model, [], created)
     return created
 
 
@@ -51,14 +54,16 @@ def update_with_history(
     """
     model = rows.model
     with transaction.atomic():
-        ids = list(rows.values_list("pk", flat=True))
-        if not ids:
+        before = list(rows.order_by())
+        if not before:
             return 0
+        ids = [row.pk for row in before]
         count = rows.filter(pk__in=ids).update(**changes)
         changed = list(model._default_manager.filter(pk__in=ids))
         model.history.bulk_history_create(  # type: ignore[attr-defined]
             changed, update=True, default_user=user, default_change_reason=reason
         )
+        kept_figures.written(model, before, changed)
     return count
 
 

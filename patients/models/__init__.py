@@ -14,7 +14,7 @@ from patients.models.clinics import (
     validate_no_control_characters,
     validate_time_zone,
 )
-from patients.models.kept import AttendanceCount, NewestPlacement
+from patients.models.kept import AttendanceCount, NewestPlacement, ReportFigures
 from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
 from patients.models.therapy import TherapyGroup, TherapySession
@@ -34,6 +34,7 @@ __all__ = [
     "Product",
     "RecordAccess",
     "Reminder",
+    "ReportFigures",
     "TherapyGroup",
     "TherapySession",
     "Visit",

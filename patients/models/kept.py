@@ -62,3 +62,30 @@ class NewestPlacement(models.Model):
 
     def __str__(self) -> str:
         return f"Newest placement covers until {formats.day(self.ends_on)}"
+
+
+class ReportFigures(models.Model):
+    """A clinic's monthly report figures, kept once worked out (``patients.reports.kept``).
+
+    ``months`` holds each month's figures by its first day. A month that had ended by ``as_of`` (the
+    clinic's day they were worked out) never changes by itself; the current month is kept for that
+    day only. Any change to the clinic's records raises ``version`` and moves ``changed_from`` back to
+    the first month it can touch, in the same transaction: from that month on nothing kept is used.
+    Figures are stored only under the version read before their records were, so figures worked
+    out while a change was being saved are never kept.
+    """
+
+    clinic = models.OneToOneField(
+        "patients.Clinic", on_delete=models.CASCADE, primary_key=True, related_name="report_figures"
+    )
+    version = models.PositiveBigIntegerField(default=0)
+    changed_from = models.DateField(null=True, blank=True)
+    as_of = models.DateField(null=True, blank=True)
+    definitions = models.CharField(max_length=16, blank=True)
+    months = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "report figures"
+
+    def __str__(self) -> str:
+        return f"{len(self.months)} months of figures as of {formats.day(self.as_of) if self.as_of else 'never'}"

@@ -12,11 +12,12 @@ from simple_history.models import HistoricalRecords
 
 from patients import formats
 from patients.models.clinics import Clinic, Product
+from patients.models.loaded import RemembersLoaded
 from patients.models.querysets import PlacementQuerySet, VisitQuerySet
 from patients.records.schedule import last_protected_day
 
 
-class Patient(models.Model):
+class Patient(RemembersLoaded, models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
@@ -109,7 +110,7 @@ class NaloxoneChallenge(models.TextChoices):
     WAIVED = "waived", "Waived (reason given)"
 
 
-class Placement(models.Model):
+class Placement(RemembersLoaded, models.Model):
     """One dose: an implant placed or an injection given. The source of every visit and reminder."""
 
     class BodySite(models.TextChoices):
@@ -190,7 +191,7 @@ class Placement(models.Model):
         return last_protected_day(covers_until=self.covers_until, removed_on=self.removed_on)
 
 
-class Visit(models.Model):
+class Visit(RemembersLoaded, models.Model):
     """A monitoring visit or the renewal of one placement, with what was found when it happened."""
 
     class Kind(models.TextChoices):

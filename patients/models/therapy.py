@@ -11,6 +11,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from patients import formats
+from patients.models.loaded import RemembersLoaded
 
 
 class TherapyGroup(models.Model):
@@ -33,7 +34,7 @@ class TherapyGroup(models.Model):
         return self.name
 
 
-class TherapySession(models.Model):
+class TherapySession(RemembersLoaded, models.Model):
     """One patient's attendance at an individual or group therapy session."""
 
     class Kind(models.TextChoices):

@@ -5,7 +5,8 @@ import bisect
 import calendar
 import datetime
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
 
 from patients.records import schedule
 
@@ -77,6 +78,35 @@ class MonthFigures:
     def lapses_per_100_patient_months(self) -> float | None:
         patient_months = self.days_covered.whole / self.month.length
         return 100 * self.lapses / patient_months if patient_months else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The counts as JSON values, a share as [part, whole]; the month is what they are kept under."""
+        data: dict[str, Any] = {}
+        for counted in fields(self):
+            if counted.name == "month":
+                continue
+            value = getattr(self, counted.name)
+            if isinstance(value, Share):
+                value = [value.part, value.whole]
+            elif isinstance(value, dict):
+                value = {str(days): [share.part, share.whole] for days, share in value.items()}
+            data[counted.name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, month: Month, data: dict[str, Any]) -> Self:
+        """The figures ``as_json`` gave, for ``month``."""
+        figures = cls(month=month)
+        for counted in fields(cls):
+            if counted.name == "month":
+                continue
+            value, empty = data[counted.name], getattr(figures, counted.name)
+            if isinstance(empty, Share):
+                value = Share(*value)
+            elif isinstance(empty, dict):
+                value = {int(days): Share(*share) for days, share in value.items()}
+            setattr(figures, counted.name, value)
+        return figures
 
 
 # The pure part: plain dates in, counts out.

@@ -38,9 +38,11 @@ from patients.clinic_time import clinic_today
 from patients.models import Clinic, Patient, Placement, TherapySession, Visit
 from patients.records import schedule
 from patients.records.selectors import schedule_rules
+from patients.reports import kept
 from patients.reports.figures import (
     DAY,
     Dose,
+    Month,
     MonthCounters,
     MonthFigures,
     PatientHistory,
@@ -62,14 +64,31 @@ class ClinicReport:
 
 
 def clinic_report(clinic: Clinic, *, first_month: datetime.date, last_month: datetime.date) -> ClinicReport:
-    """The clinic's figures for each month from ``first_month`` to ``last_month`` (to date)."""
+    """The clinic's figures for each month from ``first_month`` to ``last_month`` (to date).
+
+    Months kept from an earlier request (``patients.reports.kept``) are used as they are; the others,
+    from the first to the last of them, are worked out and kept. Load ``clinic`` with
+    ``select_related("report_figures")`` to read what is kept in the same query.
+    """
     today = clinic_today(clinic)
     months = months_between(first_month, last_month, today=today)
     if not months:  # a month that has not begun yet in the clinic's time zone
         return ClinicReport(clinic=clinic, today=today, months=[])
+    row = kept.kept_row(clinic)  # read before the records: see kept.keep
+    found = kept.usable(row, today=today)
+    missing = [index for index, month in enumerate(months) if month.first not in found]
+    if missing:
+        figures = month_figures(clinic, months[missing[0] : missing[-1] + 1], today=today)
+        kept.keep(clinic, row, figures, today=today)
+        found |= {month.month.first: month for month in figures}
+    return ClinicReport(clinic=clinic, today=today, months=[found[month.first] for month in months])
+
+
+def month_figures(clinic: Clinic, months: list[Month], *, today: datetime.date) -> list[MonthFigures]:
+    """The figures of ``months`` (consecutive), worked out from the records: five queries."""
     figures = tally(patient_histories(clinic, since=months[0].first, today=today), months, today=today)
     _add_visit_and_therapy_counts(clinic, figures, today=today)
-    return ClinicReport(clinic=clinic, today=today, months=figures)
+    return figures
 
 
 def patient_histories(clinic: Clinic, *, since: datetime.date, today: datetime.date) -> list[PatientHistory]:

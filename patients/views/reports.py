@@ -23,8 +23,10 @@ from patients.reports.queries import clinic_report
 
 
 def _report_form(request: HttpRequest) -> ReportForm:
-    # Always bound: with nothing asked for yet, every field takes its default.
-    return ReportForm(request.GET, clinics=member_clinics(request.user).order_by("name"))
+    # Always bound: with nothing asked for yet, every field takes its default. The kept figures
+    # come with each clinic, read before any record (patients.reports.kept).
+    clinics = member_clinics(request.user).select_related("report_figures").order_by("name")
+    return ReportForm(request.GET, clinics=clinics)
 
 
 @login_required
