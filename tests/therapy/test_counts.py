@@ -25,6 +25,7 @@ from patients.worklists.dashboard import dashboard
 from tests import histories
 from tests.factories import INDUCTION, PatientFactory, TherapyGroupFactory
 from tests.pinned_day import suite_noon
+from tracker.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +127,14 @@ def test_a_group_roster_is_counted_in_the_same_queries_whatever_its_size(still_c
     counting = [q for q in queries.captured_queries if "attendancecount" in q["sql"] or "patients_clinic" in q["sql"]]
     assert len(counting) <= 3
     assert AttendanceCount.objects.filter(patient__in=patients, counted_on=today, missed=1).count() == members
+
+
+def test_beat_recounts_every_clinic_at_least_hourly(settings):
+    """A clinic's day turns at its own midnight: the beat entry that recounts must run at least
+    hourly and name the task the worker has, or the list stays a day behind."""
+    entries = [
+        entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == count_attendance_everywhere.name
+    ]
+    assert len(entries) == 1
+    assert entries[0]["task"] in app.tasks
+    assert entries[0]["schedule"] <= 60 * 60
