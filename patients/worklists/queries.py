@@ -60,31 +60,46 @@ def awaiting_call(rows: QuerySet[Any], *, since_field: str, clinic: Clinic, toda
     )
 
 
-def newest_placements_ended(clinic: Clinic, *, today: datetime.date) -> QuerySet[Placement]:
-    """Each in-care patient's newest placement, where it no longer covers them on ``today``.
+def of_clinic(clinic: Clinic, *conditions: Q) -> Exists:
+    """The row's patient is the clinic's (and meets ``conditions``): checked row by row, so that
+    the database starts from the list's own index. Joined instead, the patient's clinic is an
+    equality on an index, which SQLite's planner (without statistics) rates above any range: it
+    would start from every patient of the clinic."""
+    return Exists(Patient.objects.filter(*conditions, pk=OuterRef("patient_id"), clinic=clinic))
+
+
+def newest_placements_ended(clinic: Clinic, *, today: datetime.date, within: Q | None = None) -> QuerySet[Placement]:
+    """Each in-care patient's newest placement, where it no longer covers them on ``today``, and
+    its last protected day meets ``within`` (a condition over ``ends_on``), if given.
 
     The newest placements come from ``NewestPlacement`` (kept by ``patients.records.newest``), by
     the index on their last protected day, so only patients whose cover has ended are read; the
     placement itself is then checked as recorded: ``ends_on`` is its last protected day (the
     planned end, or the removal if earlier).
     """
-    ended = NewestPlacement.objects.filter(patient__clinic=clinic, ends_on__lt=today).values("placement_id")
-    return (
-        Placement.objects.filter(pk__in=ended, placed_on__lte=today)
-        .exclude(patient__status=Patient.Status.DISCHARGED)
-        .with_ends_on()
-        .filter(ends_on__lt=today)
-    )
+    in_care = of_clinic(clinic, ~Q(status=Patient.Status.DISCHARGED))
+    ended = NewestPlacement.objects.filter(in_care, ends_on__lt=today)
+    if within is not None:
+        ended = ended.filter(within)
+    ended = ended.values("placement_id")
+    return Placement.objects.filter(pk__in=ended, placed_on__lte=today).with_ends_on().filter(ends_on__lt=today)
 
 
 def lapses(clinic: Clinic, *, today: datetime.date) -> dict[schedule.CoverageState, QuerySet[Placement]]:
     """Coverage lapsed, and re-induction required, each awaiting a call: longest without cover first."""
-    ended = awaiting_call(
-        newest_placements_ended(clinic, today=today), since_field="ends_on", clinic=clinic, today=today
-    ).select_related("patient")
     conditions = schedule.lapse_conditions(today=today, rules=schedule_rules())
+    # Each list reads its own range of last protected days from the kept rows' index, and checks
+    # the placement as recorded against the same condition.
     return {
-        state: ended.filter(condition).order_by("ends_on", "patient__record_number")
+        state: awaiting_call(
+            newest_placements_ended(clinic, today=today, within=condition),
+            since_field="ends_on",
+            clinic=clinic,
+            today=today,
+        )
+        .select_related("patient")
+        .filter(condition)
+        .order_by("ends_on", "patient__record_number")
         for state, condition in conditions.items()
     }
 
@@ -168,10 +183,10 @@ def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime
         cancel_reason__in=STOPPED_EMAIL,
         visit__status=Visit.Status.SCHEDULED,
     )
+    no_email = of_clinic(clinic, Q(email_consent=False) | Q(email=""))
     return (
-        Visit.objects.filter(pk__in=stopped.values("visit_id"), patient__clinic=clinic)
+        Visit.objects.filter(no_email, pk__in=stopped.values("visit_id"))
         .select_related("patient__clinic")
-        .filter(Q(patient__email_consent=False) | Q(patient__email=""))
         .order_by("due_on", "patient__record_number")
     )
 
