@@ -10,7 +10,7 @@ import datetime
 import random
 
 from patients.models import Clinic, Patient, Placement, Product, TherapySession, Visit
-from patients.records import newest
+from patients.records import latest_results, newest
 from tests.factories import PatientFactory
 
 DAY = datetime.timedelta(days=1)
@@ -75,6 +75,8 @@ def visits(placements: list[Placement], *, today: datetime.date, rng: random.Ran
                 )
             )
     Visit.objects.bulk_create(rows)
+    # As the services would have: the latest safety results kept for the dashboard's flags.
+    latest_results.keep({visit.patient_id for visit in rows})
 
 
 def sessions(patients: list[Patient], *, today: datetime.date, rng: random.Random, per_patient: int = 12) -> None:

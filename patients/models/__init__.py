@@ -17,6 +17,7 @@ from patients.models.clinics import (
 from patients.models.kept import AttendanceCount, NewestPlacement, ReportFigures
 from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
+from patients.models.results import LatestResults
 from patients.models.therapy import TherapyGroup, TherapySession
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Clinic",
     "DigestRun",
     "FollowUpCall",
+    "LatestResults",
     "Membership",
     "NaloxoneChallenge",
     "NewestPlacement",

@@ -15,6 +15,8 @@ agree.
 """
 
 import datetime
+import functools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -147,13 +149,18 @@ def has_flags_to_act_on(flags: Iterable[Flag]) -> bool:
     return any(flag.to_act_on for flag in flags)
 
 
+def _each_result_to_act_on(limits: LiverLimits, *, item9: str, alt: str, ast: str) -> list[Q]:
+    """Each test's result that calls for action, over the fields or annotations that hold them."""
+    return [
+        Q(**{f"{item9}__gt": 0}),
+        Q(**{f"{alt}__gt": limits.alt_flag_above}),
+        Q(**{f"{ast}__gt": limits.ast_flag_above}),
+    ]
+
+
 def _results_to_act_on(limits: LiverLimits, *, item9: str, alt: str, ast: str) -> Q:
     """Results that call for action, over the fields or annotations that hold them."""
-    return (
-        Q(**{f"{item9}__gt": 0})
-        | Q(**{f"{alt}__gt": limits.alt_flag_above})
-        | Q(**{f"{ast}__gt": limits.ast_flag_above})
-    )
+    return functools.reduce(operator.or_, _each_result_to_act_on(limits, item9=item9, alt=alt, ast=ast))
 
 
 def flagged_to_act_on(limits: LiverLimits) -> Q:
@@ -163,6 +170,14 @@ def flagged_to_act_on(limits: LiverLimits) -> Q:
     return _results_to_act_on(limits, item9="item9", alt="alt", ast="ast") | Q(
         liver_condition=True, liver_tested=False
     )
+
+
+def latest_to_act_on(limits: LiverLimits) -> list[Q]:
+    """:func:`visit_to_act_on` over a patient's kept latest results (``LatestResults``' ``item9``,
+    ``alt``, ``ast``, whatever their day), one condition per test, each for its own index: every
+    patient :func:`flagged_to_act_on` holds has a liver condition or such a latest result, so these
+    rows find the few patients worth the full test."""
+    return _each_result_to_act_on(limits, item9="item9", alt="alt", ast="ast")
 
 
 def visit_to_act_on(limits: LiverLimits) -> Q:

@@ -3,10 +3,10 @@
 import datetime
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 
-from patients.models import Patient, Placement, Visit
-from patients.records import safety, schedule
+from patients.models import LatestResults, Patient, Placement, Visit
+from patients.records import latest_results, safety, schedule
 
 
 def schedule_rules() -> schedule.ScheduleRules:
@@ -31,13 +31,11 @@ def liver_limits() -> safety.LiverLimits:
 def with_safety_results(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
     """Each patient with what ``safety.flagged_to_act_on`` reads: ``item9``, ``alt`` and ``ast`` (each the
     latest value recorded in the lookback) and ``liver_tested`` (any liver test in it)."""
-    recent = Visit.objects.filter(
-        patient=OuterRef("pk"), status=safety.COMPLETED, completed_on__gte=safety.lookback_start(today)
-    )
+    since = safety.lookback_start(today)
+    recent = Visit.objects.filter(patient=OuterRef("pk"), status=safety.COMPLETED, completed_on__gte=since)
 
     def latest(field: str) -> Subquery:
-        newest_first = recent.filter(**{f"{field}__isnull": False}).order_by("-completed_on", "-due_on", "-pk")
-        return Subquery(newest_first.values(field)[:1])
+        return Subquery(latest_results.recorded(field).filter(completed_on__gte=since).values(field)[:1])
 
     liver_tested = recent.filter(Q(alt_u_per_l__isnull=False) | Q(ast_u_per_l__isnull=False))
     return patients.annotate(
@@ -45,21 +43,46 @@ def with_safety_results(patients: QuerySet[Patient], *, today: datetime.date) ->
     )
 
 
-def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
-    """The patients who may have a flag to act on on ``today``: a known liver condition, or a
-    completed visit of the lookback whose findings would call for action (``safety.visit_to_act_on``).
+def with_latest_results(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
+    """:func:`with_safety_results`' annotations read from each patient's kept ``LatestResults``
+    (``patients.records.latest_results``): one row per patient instead of a lookup of every result.
 
-    A superset of the flagged, found from the visits of the lookback (visit_status_completed_idx)
-    instead of from every patient's latest results: the flags are then decided on these alone.
+    A kept result is the latest of the lookback when its day falls in the lookback; otherwise the
+    lookback has none. A liver test in the lookback is a latest ALT or AST of the lookback.
     """
-    to_act_on = Visit.objects.filter(status=safety.COMPLETED, completed_on__gte=safety.lookback_start(today)).filter(
-        safety.visit_to_act_on(liver_limits())
+    since = safety.lookback_start(today)
+
+    def in_lookback(value: str, day: str) -> Case:
+        return Case(When(**{f"latest_results__{day}__gte": since}, then=F(f"latest_results__{value}")), default=None)
+
+    liver_tested = Q(latest_results__alt_on__gte=since) | Q(latest_results__ast_on__gte=since)
+    return patients.annotate(
+        item9=in_lookback("item9", "item9_on"),
+        alt=in_lookback("alt", "alt_on"),
+        ast=in_lookback("ast", "ast_on"),
+        # A patient without a kept row has had no liver test: false, not unknown.
+        liver_tested=Case(When(liver_tested, then=Value(True)), default=Value(False), output_field=BooleanField()),
     )
-    # One list of keys, so that the database starts from these few patients (an OR of the two
-    # conditions would have it read every patient to test them).
-    liver_condition = Patient.objects.filter(liver_condition=True)
-    candidates = to_act_on.order_by().values("patient_id").union(liver_condition.order_by().values("pk"))
-    return patients.filter(pk__in=candidates)
+
+
+def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
+    """The patients who may have a flag to act on: a known liver condition, or a kept latest result
+    that would call for action were it of the lookback (``safety.latest_to_act_on``).
+
+    A superset of the flagged on any day, found from the kept rows' indexes (latest_results_*_idx)
+    instead of from every patient's latest results: the flags are then decided on these alone.
+    ``today`` is the day the flags are decided for.
+    """
+    del today  # the superset is the same on every day: the flags of the day are decided after
+    # One list of keys, so that the database starts from these few patients: each test's results to
+    # act on from its own index, and the known liver conditions (an OR of the conditions would have
+    # it read every kept row, or every patient, to test them).
+    to_act_on = [
+        LatestResults.objects.filter(condition).order_by().values("patient_id")
+        for condition in safety.latest_to_act_on(liver_limits())
+    ]
+    liver_condition = Patient.objects.filter(liver_condition=True).order_by().values("pk")
+    return patients.filter(pk__in=liver_condition.union(*to_act_on))
 
 
 def coverage_span(placement: Placement) -> schedule.CoverageSpan:

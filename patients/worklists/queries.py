@@ -20,7 +20,13 @@ from django.db.models.functions import TruncDate
 from patients.clinic_time import clinic_midnight
 from patients.models import Clinic, FollowUpCall, NewestPlacement, Patient, Placement, Reminder, Visit
 from patients.records import safety, schedule
-from patients.records.selectors import liver_limits, may_have_safety_flags, schedule_rules, with_safety_results
+from patients.records.selectors import (
+    liver_limits,
+    may_have_safety_flags,
+    schedule_rules,
+    with_latest_results,
+    with_safety_results,
+)
 from patients.therapy import counts
 from patients.therapy.queries import with_attendance
 
@@ -204,7 +210,7 @@ def safety_flagged(clinic: Clinic, *, today: datetime.date) -> QuerySet[Patient]
     """Patients not discharged with a safety flag, by name."""
     patients = Patient.objects.filter(clinic=clinic).exclude(status=Patient.Status.DISCHARGED)
     return (
-        with_safety_results(may_have_safety_flags(patients, today=today), today=today)
+        with_latest_results(may_have_safety_flags(patients, today=today), today=today)
         .filter(safety.flagged_to_act_on(liver_limits()))
         .order_by("last_name", "first_name")
     )

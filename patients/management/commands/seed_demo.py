@@ -35,7 +35,7 @@ from patients.models import (
     TherapySession,
     Visit,
 )
-from patients.records import newest
+from patients.records import latest_results, newest
 from patients.records.selectors import schedule_rules
 from patients.reminders import outbox
 from patients.therapy import counts as attendance_counts
@@ -237,8 +237,10 @@ def write(batch: list[demo.PatientRows]) -> None:
             for rows in batch
             if rows.member_of is not None
         )
-        # As the services would have: each patient's newest placement and attendance counts kept.
+        # As the services would have: each patient's newest placement, latest safety results and
+        # attendance counts kept.
         newest.keep(patient.pk for patient in patients)
+        latest_results.keep(patient.pk for patient in patients)
         attendance_counts.count_patients(patients)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from patients import formats
 from patients.audit import services as audit
 from patients.models import Clinic, Patient, Reminder, Visit
-from patients.records import bounds, schedule
+from patients.records import bounds, latest_results, schedule
 from patients.records.services.base import cancel_visits, refuse_nul_characters, save_checked
 from patients.reminders import outbox
 from patients.reminders import timing as reminder_timing
@@ -94,6 +94,7 @@ def complete_visit(
         visit.completed_on = completed_on
         visit.seen_by = seen_by
         save_checked(visit)
+        latest_results.keep([visit.patient_id])
         outbox.withdraw_for_visits([visit], reason=Reminder.CancelReason.VISIT_COMPLETED)
     return visit
 
