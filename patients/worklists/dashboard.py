@@ -46,6 +46,9 @@ def clinic_parts(clinic: Clinic, *, today: datetime.date, now: datetime.datetime
     lapses = queries.lapses(clinic, today=today)
     placements = functools.partial(Part, loader_key=Placement, loader=queries.placement_lines)
     visits = functools.partial(Part, loader_key=Visit, loader=queries.visit_lines)
+    # The visit lists' orders are those of visit_status_due_on_idx and visit_open_window_idx, the
+    # attendance list's that of patient_clinic_name_idx: their first rows are a few index steps.
+    by_index = functools.partial(visits, index_ordered=True)
     reminders = functools.partial(Part, loader_key=Reminder, loader=queries.reminder_lines)
     # Attendance and safety values are those of the clinic's day: loaded per day.
     patients = functools.partial(
@@ -54,18 +57,18 @@ def clinic_parts(clinic: Clinic, *, today: datetime.date, now: datetime.datetime
     return {
         "lapsed": placements(lapses[schedule.CoverageState.LAPSED]),
         "reinduction": placements(lapses[schedule.CoverageState.REINDUCTION_REQUIRED]),
-        "open_windows": visits(queries.open_renewal_windows(clinic, today=today)),
-        "renewals_due": visits(queries.renewals_due(clinic, today=today)),
-        "today": visits(queries.visits_between(clinic, today, today + datetime.timedelta(days=1))),
-        "this_week": visits(queries.visits_between(clinic, today, today + datetime.timedelta(days=7))),
-        "missed": visits(queries.missed_awaiting_call(clinic, today=today)),
+        "open_windows": by_index(queries.open_renewal_windows(clinic, today=today)),
+        "renewals_due": by_index(queries.renewals_due(clinic, today=today)),
+        "today": by_index(queries.visits_between(clinic, today, today + datetime.timedelta(days=1))),
+        "this_week": by_index(queries.visits_between(clinic, today, today + datetime.timedelta(days=7))),
+        "missed": by_index(queries.missed_awaiting_call(clinic, today=today)),
         "failed_reminders": reminders(
             queries.reminders_needing_a_call(
                 clinic, since=now - datetime.timedelta(days=queries.FAILED_REMINDER_DAYS), until=now
             )
         ),
         "stopped_email": visits(queries.visits_to_phone_about(clinic, today=today, now=now)),
-        "attendance": patients(queries.low_attendance(clinic, today=today)),
+        "attendance": patients(queries.low_attendance(clinic, today=today), index_ordered=True),
         "safety": patients(queries.safety_flagged(clinic, today=today)),
         # Counted only: the banner's reminders past their time, and attendance counts of an earlier day.
         "waiting": reminders(queries.waiting(clinic, now=now), shown=0),

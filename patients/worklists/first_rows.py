@@ -7,6 +7,10 @@ rows in the list's own order (``ROW_NUMBER``) and counts them (``COUNT(*) OVER (
 are joined with ``UNION ALL``, and only the first rows' keys come back, each with its list's count.
 One more query per kind of row then loads the rows themselves with what their lines show.
 
+Numbering every row sorts and keeps them all. A list whose order an index gives (``Part.index_ordered``)
+is instead counted in a part of its own, and its first rows are numbered by a part that stops after
+them (``LIMIT``): a few steps along the index. A list only counted has only its count part.
+
 So a page costs one query for all its lists plus one per kind of row, whatever the number of
 lists, clinics or patients. The lists stay plain querysets, in their homes
 (``patients.worklists.queries``), where the digest counts them too.
@@ -40,18 +44,67 @@ class Part:
     loader: Loader
     # Rows to show, if not the page's number: 0 for a list the page only counts.
     shown: int | None = None
+    # True when an index gives the list's order, so that its first rows are a few steps along it:
+    # the list is then counted apart and its first rows taken with LIMIT. Leave it False where the
+    # rows must be sorted: counted apart, such a list would be read twice.
+    index_ordered: bool = False
+
+
+def _order(rows: QuerySet[Any]) -> list[Any]:
+    return list(rows.query.order_by) or ["pk"]
 
 
 def numbered_sql(rows: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     """The SQL of ``rows`` as (key, position, count), positions in the list's own order."""
-    order: list[Any] = list(rows.query.order_by) or ["pk"]
     numbered = (
         rows.order_by()
-        .annotate(worklist_position=Window(RowNumber(), order_by=order), worklist_count=Window(Count("pk")))
+        .annotate(worklist_position=Window(RowNumber(), order_by=_order(rows)), worklist_count=Window(Count("pk")))
         .values_list("pk", "worklist_position", "worklist_count")
     )
     sql, params = numbered.query.get_compiler(using=rows.db).as_sql()
     return sql, tuple(params)
+
+
+def first_sql(rows: QuerySet[Any], limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of ``rows``' first ``limit`` rows as (key, position), positions in the list's order."""
+    first = rows.order_by(*_order(rows)).annotate(worklist_position=Window(RowNumber(), order_by=_order(rows)))
+    sql, params = first.values_list("pk", "worklist_position")[:limit].query.get_compiler(using=rows.db).as_sql()
+    return sql, tuple(params)
+
+
+def count_sql(rows: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of ``rows``' keys, unordered, to count."""
+    sql, params = rows.order_by().values("pk").query.get_compiler(using=rows.db).as_sql()
+    return sql, tuple(params)
+
+
+def part_sql(part: Part, *, shown: int, index: int = 0) -> list[tuple[str, tuple[Any, ...]]]:
+    """The parts of the statement that find one list's first ``shown`` rows and its count, each as
+    (SQL, parameters); every part gives (part, key, position, count).
+
+    The only text spliced in is the SQL Django compiled for the list, its values still parameters;
+    the part's index and the rows kept are parameters too.
+    """
+    rows = part.rows
+    label = "SELECT CAST(%s AS integer) AS part, "
+    if not shown or part.index_ordered:
+        sql, params = count_sql(rows)
+        # Every column typed as the other parts' are, for PostgreSQL's UNION.
+        nothing = "CAST(NULL AS bigint)"
+        found = [
+            (f"{label}{nothing}, {nothing}, COUNT(*) FROM ({sql}) counted", (index, *params))  # nosec B608
+        ]
+        if shown:
+            sql, params = first_sql(rows, shown)
+            found.append((f"{label}firstrows.*, {nothing} FROM ({sql}) firstrows", (index, *params)))  # nosec B608
+        return found
+    sql, params = numbered_sql(rows)
+    return [
+        (
+            f"{label}numbered.* FROM ({sql}) numbered WHERE numbered.worklist_position <= %s",  # nosec B608
+            (index, *params, shown),
+        )
+    ]
 
 
 def first_rows(parts: Mapping[Key, Part], *, shown: int) -> dict[Key, tuple[list[Any], int]]:
@@ -67,21 +120,19 @@ def first_rows(parts: Mapping[Key, Part], *, shown: int) -> dict[Key, tuple[list
     statements: list[str] = []
     params: list[Any] = []
     for index, key in enumerate(keys):
-        sql, part_params = numbered_sql(parts[key].rows)
-        # The only text spliced in is the SQL Django compiled for the list, its values still
-        # parameters; the part's index and the rows kept are parameters too.
-        statements.append(
-            f"SELECT CAST(%s AS integer) AS part, numbered.* FROM ({sql}) numbered "  # noqa: S608  # nosec B608
-            "WHERE numbered.worklist_position <= %s"
-        )
-        params.extend((index, *part_params, max(limits[index], 1)))  # one row at least, for the count
+        for sql, part_params in part_sql(parts[key], shown=limits[index], index=index):
+            statements.append(sql)
+            params.extend(part_params)
     found: dict[int, list[tuple[Any, int]]] = defaultdict(list)
     counts: dict[int, int] = {}
     with connections[parts[keys[0]].rows.db].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(statements), params)
         for index, pk, position, count in cursor.fetchall():
-            counts[index] = count
-            if position <= limits[index]:
+            if count is not None:
+                counts[index] = count
+            # A part that stops after the first rows keeps them all: among rows the order ties,
+            # their numbers may run past the limit.
+            if pk is not None and (count is None or position <= limits[index]):
                 found[index].append((pk, position))
     loaded = _load({index: [pk for pk, _ in found[index]] for index in found}, [parts[key] for key in keys])
     result = {}

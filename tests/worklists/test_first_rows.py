@@ -1,5 +1,6 @@
 """first_rows: many lists' first rows and full counts from one statement, and one query per kind
-of row, against the same lists asked one by one."""
+of row, against the same lists asked one by one; numbered in one part, or counted apart with their
+first rows taken by LIMIT (``Part.index_ordered``), they give the same."""
 
 import pytest
 
@@ -27,7 +28,13 @@ def cast():
     return clinics
 
 
-def test_each_list_gives_its_first_rows_in_its_order_and_its_full_count(cast, django_assert_num_queries):
+ORDERED = pytest.mark.parametrize("index_ordered", [False, True], ids=["numbered", "counted apart"])
+
+
+@ORDERED
+def test_each_list_gives_its_first_rows_in_its_order_and_its_full_count(
+    cast, index_ordered, django_assert_num_queries
+):
     north, south = cast
     lists = {
         "north by name": Patient.objects.filter(clinic=north).order_by("last_name"),
@@ -36,7 +43,7 @@ def test_each_list_gives_its_first_rows_in_its_order_and_its_full_count(cast, dj
     }
     # One statement for every list, one query for the rows of the one kind.
     with django_assert_num_queries(2):
-        found = first_rows({key: part(rows) for key, rows in lists.items()}, shown=3)
+        found = first_rows({key: part(rows, index_ordered=index_ordered) for key, rows in lists.items()}, shown=3)
     for key, rows in lists.items():
         shown, count = found[key]
         assert [p.pk for p in shown] == [p.pk for p in rows[:3]]
@@ -52,10 +59,11 @@ def test_a_list_only_counted_shows_no_rows_but_its_count(cast):
     assert found["counted"] == ([], 7)
 
 
-def test_a_list_without_an_order_is_in_the_order_of_its_keys(cast):
+@ORDERED
+def test_a_list_without_an_order_is_in_the_order_of_its_keys(cast, index_ordered):
     north, _ = cast
     rows = Patient.objects.filter(clinic=north).order_by()
-    found = first_rows({"any": part(rows)}, shown=20)
+    found = first_rows({"any": part(rows, index_ordered=index_ordered)}, shown=20)
     assert [p.pk for p in found["any"][0]] == sorted(rows.values_list("pk", flat=True))
 
 
@@ -69,6 +77,13 @@ def test_the_same_row_in_two_lists_is_loaded_once_and_shown_in_both(cast, django
         )
     assert found["north"][0] == found["all"][0]
     assert (found["north"][1], found["all"][1]) == (7, 14)
+
+
+def test_a_list_counted_apart_shows_as_many_rows_as_asked_where_its_order_ties(cast):
+    north, _ = cast
+    rows = Patient.objects.filter(clinic=north).order_by("clinic")  # every row ties
+    found = first_rows({"tied": part(rows, index_ordered=True)}, shown=3)
+    assert (len(found["tied"][0]), found["tied"][1]) == (3, 7)
 
 
 def test_no_lists_ask_nothing(django_assert_num_queries):
