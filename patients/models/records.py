@@ -320,8 +320,14 @@ class Visit(RemembersLoaded, models.Model):
         indexes = [
             # mark_missed_visits and the dashboard's due and overdue lists: open visits by window end.
             models.Index(fields=["status", "window_end"], name="visit_status_window_end_idx"),
-            # The dashboard's "visits today and this week" and renewals due soon.
-            models.Index(fields=["status", "due_on"], name="visit_status_due_on_idx"),
+            # The dashboard's "visits today and this week" (the unbooked side, and the first rows in
+            # their order: due on, then key), and its missed visits awaiting a call, counted from the
+            # index alone: the patient (for the clinic) and the window's end (for the latest call).
+            models.Index(
+                fields=["status", "due_on", "id", "patient", "window_end"], name="visit_status_due_patient_idx"
+            ),
+            # The dashboard's renewals due soon, counted from the index alone.
+            models.Index(fields=["status", "kind", "due_on", "patient"], name="visit_renewal_due_idx"),
             # The patient list's next scheduled visit per patient, and a patient's visit plan.
             models.Index(fields=["patient", "status", "due_on"], name="visit_patient_status_due_idx"),
             # The dashboard's visits today and this week, and visits to phone about: booked ones by

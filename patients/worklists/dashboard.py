@@ -46,8 +46,9 @@ def clinic_parts(clinic: Clinic, *, today: datetime.date, now: datetime.datetime
     lapses = queries.lapses(clinic, today=today)
     placements = functools.partial(Part, loader_key=Placement, loader=queries.placement_lines)
     visits = functools.partial(Part, loader_key=Visit, loader=queries.visit_lines)
-    # The visit lists' orders are those of visit_status_due_on_idx and visit_open_window_idx, the
-    # attendance list's that of patient_clinic_name_idx: their first rows are a few index steps.
+    # The visit lists' orders are those of visit_status_due_patient_idx, visit_renewal_due_idx and
+    # visit_open_window_idx, the attendance list's that of patient_clinic_name_idx: their first
+    # rows are a few index steps.
     by_index = functools.partial(visits, index_ordered=True)
     reminders = functools.partial(Part, loader_key=Reminder, loader=queries.reminder_lines)
     # Attendance and safety values are those of the clinic's day: loaded per day.
