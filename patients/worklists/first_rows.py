@@ -91,17 +91,15 @@ def part_sql(part: Part, *, shown: int, index: int = 0) -> list[tuple[str, tuple
         sql, params = count_sql(rows)
         # Every column typed as the other parts' are, for PostgreSQL's UNION.
         nothing = "CAST(NULL AS bigint)"
-        found = [
-            (f"{label}{nothing}, {nothing}, COUNT(*) FROM ({sql}) counted", (index, *params))  # nosec B608
-        ]
+        found = [(f"{label}{nothing}, {nothing}, COUNT(*) FROM ({sql}) counted", (index, *params))]
         if shown:
             sql, params = first_sql(rows, shown)
-            found.append((f"{label}firstrows.*, {nothing} FROM ({sql}) firstrows", (index, *params)))  # nosec B608
+            found.append((f"{label}firstrows.*, {nothing} FROM ({sql}) firstrows", (index, *params)))
         return found
     sql, params = numbered_sql(rows)
     return [
         (
-            f"{label}numbered.* FROM ({sql}) numbered WHERE numbered.worklist_position <= %s",  # nosec B608
+            f"{label}numbered.* FROM ({sql}) numbered WHERE numbered.worklist_position <= %s",
             (index, *params, shown),
         )
     ]

@@ -84,10 +84,7 @@ def newest_placements_ended(clinic: Clinic, *, today: datetime.date, within: Q |
     planned end, or the removal if earlier).
     """
     in_care = of_clinic(clinic, ~Q(status=Patient.Status.DISCHARGED))
-    ended = NewestPlacement.objects.filter(in_care, ends_on__lt=today)
-    if within is not None:
-        ended = ended.filter(within)
-    ended = ended.values("placement_id")
+    ended = NewestPlacement.objects.filter(in_care, within or Q(), ends_on__lt=today).values("placement_id")
     return Placement.objects.filter(pk__in=ended, placed_on__lte=today).with_ends_on().filter(ends_on__lt=today)
 
 
