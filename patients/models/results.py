@@ -33,7 +33,7 @@ class LatestResults(models.Model):
     class Meta:
         indexes = [
             # The dashboard's safety flags: the few patients whose latest result of a test calls for
-            # action (patients.records.selectors.may_have_safety_flags), one index per side of its OR.
+            # action (patients.records.selectors.may_have_safety_flags), one index for each test.
             models.Index(fields=["item9", "item9_on"], name="latest_results_item9_idx"),
             models.Index(fields=["alt", "alt_on"], name="latest_results_alt_idx"),
             models.Index(fields=["ast", "ast_on"], name="latest_results_ast_idx"),

@@ -10,8 +10,8 @@ nothing: it is history, shown with its visit.
 The patient page shows every flag, a known liver condition among them as a standing reminder; the
 dashboard lists the patients with a flag to act on. Pure: :func:`safety_flags` reads rows already
 loaded. :func:`flagged_to_act_on` is :func:`has_flags_to_act_on` as a database condition over the
-values ``patients.records.selectors.with_safety_results`` annotates; a test checks that the two
-agree.
+values ``patients.records.selectors.with_safety_results`` annotates (or ``with_latest_results``,
+from the kept latest results); tests check that they agree.
 """
 
 import datetime
@@ -183,5 +183,5 @@ def latest_to_act_on(limits: LiverLimits) -> list[Q]:
 def visit_to_act_on(limits: LiverLimits) -> Q:
     """A visit's own findings that would call for action, were they the latest: a condition over a
     Visit. Every patient :func:`flagged_to_act_on` holds has a liver condition or such a completed
-    visit in the lookback, so these visits find the few patients worth the full test."""
+    visit in the lookback (the dashboard now finds them from the kept rows, :func:`latest_to_act_on`)."""
     return _results_to_act_on(limits, item9=ITEM9, alt=ALT, ast=AST)
