@@ -39,10 +39,8 @@ def keep_existing(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    # Number 0015: 0014 is the report cache's, written at the same time; at the merge, this one
-    # depends on it instead of on 0013.
     dependencies = [
-        ('patients', '0013_newest_placements'),
+        ('patients', '0014_report_figures'),
     ]
 
     operations = [
