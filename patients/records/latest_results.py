@@ -9,11 +9,10 @@ falls in that day's lookback (``patients.records.selectors.with_latest_results``
 
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from patients.models import LatestResults, Patient, Visit
-from patients.records import safety
+from patients.records import rebuild, safety
 
 # Patients written per statement when every row is rebuilt: bounded memory, and progress to show.
 BATCH = 2000
@@ -54,10 +53,4 @@ def keep(patient_pks: Iterable[int]) -> int:
 def keep_all(progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild every patient's row from the visits, a batch at a time."""
     pks = list(Patient.objects.order_by("pk").values_list("pk", flat=True))
-    done = 0
-    for start in range(0, len(pks), BATCH):
-        with transaction.atomic():
-            done += keep(pks[start : start + BATCH])
-        if progress:
-            progress(min(start + BATCH, len(pks)), len(pks))
-    return done
+    return rebuild.in_batches(pks, keep, batch=BATCH, progress=progress)

@@ -8,10 +8,10 @@ The newest placement is the one placed last (a patient has one placement a day a
 
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from patients.models import NewestPlacement, Patient, Placement
+from patients.records import rebuild
 
 # Patients written per statement when every row is rebuilt: bounded memory, and progress to show.
 BATCH = 2000
@@ -48,10 +48,4 @@ def keep(patient_pks: Iterable[int]) -> int:
 def keep_all(progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild every patient's row from the placements, a batch at a time."""
     pks = list(Patient.objects.filter(placements__isnull=False).distinct().order_by("pk").values_list("pk", flat=True))
-    done = 0
-    for start in range(0, len(pks), BATCH):
-        with transaction.atomic():
-            done += keep(pks[start : start + BATCH])
-        if progress:
-            progress(min(start + BATCH, len(pks)), len(pks))
-    return done
+    return rebuild.in_batches(pks, keep, batch=BATCH, progress=progress)
