@@ -13,11 +13,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from patients.clinic_time import clinic_today
 from patients.models import AttendanceCount, Clinic, Patient
+from patients.records.selectors import of_clinic
 from patients.therapy import attendance
 from patients.therapy.queries import with_attendance
 
@@ -81,8 +82,7 @@ def stale(clinic: Clinic, *, today: datetime.date) -> QuerySet[AttendanceCount]:
     """The clinic's counts from an earlier day than ``today``: those the hourly task has yet to redo."""
     # The clinic is checked row by row, so that the database reads only the earlier days' counts
     # (attendance_counted_on_idx), not a count for every patient of the clinic.
-    of_clinic = Patient.objects.filter(pk=OuterRef("patient_id"), clinic=clinic)
-    return AttendanceCount.objects.filter(Exists(of_clinic), counted_on__lt=today).order_by("pk")
+    return AttendanceCount.objects.filter(of_clinic(clinic), counted_on__lt=today).order_by("pk")
 
 
 def by_patient(pks: Iterable[int]) -> QuerySet[AttendanceCount]:

@@ -23,6 +23,7 @@ from patients.records import safety, schedule
 from patients.records.selectors import (
     liver_limits,
     may_have_safety_flags,
+    of_clinic,
     schedule_rules,
     with_latest_results,
     with_safety_results,
@@ -64,14 +65,6 @@ def awaiting_call(rows: QuerySet[Any], *, since_field: str, clinic: Clinic, toda
         Q(call_try_again_on__isnull=True) | Q(call_try_again_on__lte=today),
         Q(call_outcome__isnull=True) | ~Q(call_outcome__in=SETTLED_OUTCOMES) | Q(call_day__lt=F(since_field)),
     )
-
-
-def of_clinic(clinic: Clinic, *conditions: Q) -> Exists:
-    """The row's patient is the clinic's (and meets ``conditions``): checked row by row, so that
-    the database starts from the list's own index. Joined instead, the patient's clinic is an
-    equality on an index, which SQLite's planner (without statistics) rates above any range: it
-    would start from every patient of the clinic."""
-    return Exists(Patient.objects.filter(*conditions, pk=OuterRef("patient_id"), clinic=clinic))
 
 
 def newest_placements_ended(clinic: Clinic, *, today: datetime.date, within: Q | None = None) -> QuerySet[Placement]:
