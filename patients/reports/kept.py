@@ -95,15 +95,16 @@ def usable(row: ReportFigures | None, *, today: datetime.date) -> dict[datetime.
     return found
 
 
-def keep(clinic: Clinic, row: ReportFigures | None, figures: Iterable[MonthFigures], *, today: datetime.date) -> bool:
-    """Store ``figures`` (and the months still usable) as of ``today``, if no change came since
-    ``row`` was read. Every clinic has a row from its creation (migration 0014 for those before);
-    one that lacks it gets an empty one, to keep figures from next time. Returns whether the
-    figures were kept."""
+def keep(
+    clinic: Clinic, row: ReportFigures | None, months: Mapping[datetime.date, MonthFigures], *, today: datetime.date
+) -> bool:
+    """Store ``months`` (the usable kept months with those just worked out, by first day) as of
+    ``today``, if no change came since ``row`` was read. Every clinic has a row from its creation
+    (migration 0014 for those before); one that lacks it gets an empty one, to keep figures from
+    next time. Returns whether the figures were kept."""
     if row is None:
         ReportFigures.objects.bulk_create([ReportFigures(clinic=clinic)], ignore_conflicts=True)
         return False
-    months = usable(row, today=today) | {month.month.first: month for month in figures}
     return bool(
         ReportFigures.objects.filter(pk=clinic.pk, version=row.version).update(
             months={first.isoformat(): month.as_json() for first, month in sorted(months.items())},

@@ -79,8 +79,8 @@ def clinic_report(clinic: Clinic, *, first_month: datetime.date, last_month: dat
     missing = [index for index, month in enumerate(months) if month.first not in found]
     if missing:
         figures = month_figures(clinic, months[missing[0] : missing[-1] + 1], today=today)
-        kept.keep(clinic, row, figures, today=today)
         found |= {month.month.first: month for month in figures}
+        kept.keep(clinic, row, found, today=today)
     return ClinicReport(clinic=clinic, today=today, months=[found[month.first] for month in months])
 
 
