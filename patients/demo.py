@@ -36,7 +36,9 @@ DAY = datetime.timedelta(days=1)
 # patient lost to follow-up half a year ago): its clinic's first year leaves room for all of them.
 HISTORY_YEARS = 2
 RECORD_PREFIX = "DEMO-"
-THERAPY_LOOKBACK = datetime.timedelta(days=90)
+# Therapy sessions reach back a year: some forty weekly meetings for a patient in care that long,
+# as at a clinic where most patients have been in care for a while.
+THERAPY_LOOKBACK = datetime.timedelta(days=365)
 # A monitoring visit the patient meant to come to is still missed this often, for realism.
 CHANCE_OF_MISSING_A_VISIT = 0.06
 
@@ -69,6 +71,26 @@ class Scenario(enum.StrEnum):
     PAUSED = "paused"
     LOST_TO_FOLLOW_UP = "lost_to_follow_up"
     DISCHARGED = "discharged"
+
+
+# How many doses each scenario's patient had before the ones its state needs, all renewed on
+# time: most patients have been in care for months, so that a clinic holds about three placements
+# and twelve visits per patient. Each history still starts within HISTORY_YEARS.
+EARLIER_DOSES: dict[Scenario, tuple[int, int]] = {
+    Scenario.COVERED: (1, 3),
+    Scenario.SEVERAL_CYCLES: (0, 1),
+    Scenario.WINDOW_OPEN: (1, 3),
+    Scenario.WINDOW_OPEN_BOOKED: (1, 3),
+    Scenario.MISSED_VISIT: (1, 2),
+    Scenario.INJECTION: (3, 6),
+    Scenario.SIX_MONTH: (0, 1),
+    Scenario.LAPSED: (1, 2),
+    Scenario.REINDUCTION_REQUIRED: (1, 2),
+    Scenario.REINDUCTED: (1, 2),
+    Scenario.PAUSED: (1, 2),
+    Scenario.LOST_TO_FOLLOW_UP: (0, 2),
+    Scenario.DISCHARGED: (1, 2),
+}
 
 
 class Therapy(enum.StrEnum):
@@ -221,6 +243,8 @@ def _history(scenario: Scenario, demo: DemoClinic, rules: schedule.ScheduleRules
                 product=history.doses[-1][0], placed_on=history.doses[-1][1]
             ) - DAY * rng.randint(1, 10)
     if history.doses:
+        first_product, first_day = history.doses[0]
+        history.doses[:1] = _renewals(first_product, first_day, rng.randint(*EARLIER_DOSES[scenario]), rng)
         history.referred_on = history.doses[0][1] - DAY * rng.randint(7, 21)
     return history
 

@@ -9,12 +9,13 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from patients import demo, services
 from patients.clinic_time import clinic_today
 from patients.demo import Scenario
 from patients.management.commands import seed_demo
-from patients.models import Clinic, Membership, Patient, Product, TherapySession, Visit
+from patients.models import Clinic, Membership, Patient, Placement, Product, Reminder, TherapySession, Visit
 from patients.records.schedule import CoverageState
 from patients.records.selectors import coverage_state
 from tests.factories import PatientFactory
@@ -142,6 +143,56 @@ def test_it_leaves_every_visit_as_the_services_would(frozen_today):
         assert visit.status == "scheduled"
         day = visit.appointment_at.astimezone(visit.patient.clinic.zone).date()
         assert visit.window_start <= day <= visit.window_end
+
+
+def test_its_patients_have_been_in_care_for_months(frozen_today):
+    """Rows per patient near a clinic's (the benchmark's databases are only as telling as these):
+    about three placements, nine visits, thirty therapy sessions and twenty reminders."""
+    seed("--patients", str(2 * len(demo.CYCLE)))
+    patients = Patient.objects.count()
+    per_patient = {
+        model.__name__: model.objects.count() / patients for model in (Placement, Visit, TherapySession, Reminder)
+    }
+    assert 3 <= per_patient["Placement"] <= 4, per_patient
+    assert 8 <= per_patient["Visit"] <= 11, per_patient
+    assert 25 <= per_patient["TherapySession"] <= 40, per_patient
+    assert 18 <= per_patient["Reminder"] <= 30, per_patient
+    # Every history starts inside the clinic's first year.
+    first_day = datetime.date(Clinic.objects.get().first_year, 1, 1)
+    assert Placement.objects.order_by("placed_on").first().placed_on >= first_day
+
+
+def test_its_reminders_are_the_outbox_as_the_visits_left_it(frozen_today):
+    """Sent (or skipped, to phone) while their visit was still to come, withdrawn once it was over,
+    a "we missed you" for each missed visit, and pending only for what is still to come."""
+    seed()
+    now = timezone.now()
+    reminders = Reminder.objects.select_related("visit", "patient")
+    assert not reminders.filter(status__in=["expired", "sending", "failed"]).exists()
+    for reminder in reminders:
+        visit, patient = reminder.visit, reminder.patient
+        reachable = patient.email_consent and bool(patient.email)
+        if reminder.status == "pending":
+            assert reminder.send_at >= now, reminder.pk
+            assert reachable, reminder.pk
+        elif reminder.status == "sent":
+            assert reminder.sent_at == reminder.send_at < now, reminder.pk
+            assert reachable, reminder.pk
+        elif reminder.status == "skipped":
+            assert reminder.send_at < now or visit.status == "scheduled", reminder.pk
+            assert not reachable, reminder.pk
+        else:
+            assert reminder.status == "cancelled", reminder.pk
+            assert visit.status != "scheduled", reminder.pk
+            over_on = reminder.send_at.astimezone(patient.clinic.zone).date()
+            assert visit.completed_on is None or over_on >= visit.completed_on, reminder.pk
+    missed = Visit.objects.filter(status="missed")
+    assert missed.exists()
+    assert set(missed.values_list("pk", flat=True)) == set(
+        reminders.filter(kind="missed_visit").values_list("visit_id", flat=True)
+    )
+    assert reminders.filter(status="cancelled", cancel_reason="visit_completed").exists()
+    assert reminders.filter(status="cancelled", cancel_reason="visit_cancelled").exists()
 
 
 def test_it_shows_the_safety_flags(frozen_today):

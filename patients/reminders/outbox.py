@@ -189,19 +189,22 @@ def write_change_notices(visits: Iterable[Visit], *, now: datetime.datetime, tol
     return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
 
 
+def new_missed_visit_reminder(visit: Visit, *, now: datetime.datetime) -> Reminder:
+    """An unsaved "we missed you" row for a visit found missed at ``now``."""
+    clinic = visit.patient.clinic
+    planned = reminder_timing.plan_missed_visit_reminder(
+        window_end=visit.window_end,
+        now=now,
+        send_time=settings.REMINDER_SEND_TIME,
+        daytime=clinic_daytime(clinic),
+        zone=clinic.zone,
+    )
+    return new_reminder(visit=visit, kind=planned.kind, send_at=planned.send_at, now=now)
+
+
 def write_missed_visit_reminders(visits: Iterable[Visit], *, now: datetime.datetime) -> int:
     """A "we missed you" row per missed visit; a second call for the same visit writes nothing."""
-    rows = []
-    for visit in visits:
-        clinic = visit.patient.clinic
-        planned = reminder_timing.plan_missed_visit_reminder(
-            window_end=visit.window_end,
-            now=now,
-            send_time=settings.REMINDER_SEND_TIME,
-            daytime=clinic_daytime(clinic),
-            zone=clinic.zone,
-        )
-        rows.append(new_reminder(visit=visit, kind=planned.kind, send_at=planned.send_at, now=now))
+    rows = [new_missed_visit_reminder(visit, now=now) for visit in visits]
     # Two sweeps racing over the same visits both try; the unique constraint keeps one row.
     return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
 

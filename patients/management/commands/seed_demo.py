@@ -6,12 +6,14 @@ nothing, a larger N adds the missing ones in the same mix, a smaller one says so
 Each batch of patients is written in bulk in one transaction of its own, so an interrupted run
 leaves whole patients behind and the next run carries on from there. Each patient, placement, visit
 and session gets the "created" history row a service's save would have left (``patients.audit.services``);
-group rosters are written without one, so a group's history starts at its first change.
+group rosters are written without one, so a group's history starts at its first change. Reminders
+are the outbox as the services and the dispatcher would have left it (``reminders_of``).
 """
 
+import datetime
 import itertools
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -217,18 +219,9 @@ def write(batch: list[demo.PatientRows]) -> None:
         # The services' saves leave a "created" history row; bulk writes must add theirs.
         audit.create_with_history(Patient, patients, reason=HISTORY_REASON)
         audit.create_with_history(Placement, placements, reason=HISTORY_REASON)
-        visits = audit.create_with_history(
-            Visit, (visit for rows in batch for visit in rows.visits), reason=HISTORY_REASON
-        )
-        # The reminders record_placement would have written for the visits still to come; in a
-        # history that really happened, the ones whose time has passed went out then.
+        audit.create_with_history(Visit, (visit for rows in batch for visit in rows.visits), reason=HISTORY_REASON)
         now = timezone.now()
-        Reminder.objects.bulk_create(
-            as_already_sent(reminder)
-            for visit in visits
-            if visit.status == Visit.Status.SCHEDULED
-            for reminder in outbox.plan_visit_reminders(visit, now=now)
-        )
+        Reminder.objects.bulk_create(reminder for rows in batch for reminder in reminders_of(rows, now=now))
         audit.create_with_history(
             TherapySession, (session for rows in batch for session in rows.sessions), reason=HISTORY_REASON
         )
@@ -244,13 +237,53 @@ def write(batch: list[demo.PatientRows]) -> None:
         attendance_counts.count_patients(patients)
 
 
-def as_already_sent(reminder: Reminder) -> Reminder:
-    """A reminder planned in the past of a demo history: sent on time, or skipped for a phone call."""
-    if reminder.status != Reminder.Status.EXPIRED:
+# Why the reminders still to go out when a visit was over were withdrawn, by how it ended.
+WITHDRAWN_WHEN: dict[str, str] = {
+    Visit.Status.COMPLETED: Reminder.CancelReason.VISIT_COMPLETED,
+    Visit.Status.MISSED: Reminder.CancelReason.VISIT_MISSED,
+    Visit.Status.CANCELLED: Reminder.CancelReason.VISIT_CANCELLED,
+}
+
+
+def reminders_of(rows: demo.PatientRows, *, now: datetime.datetime) -> Iterator[Reminder]:
+    """The outbox rows one demo patient's visits would have by now: the reminders record_placement
+    wrote for each visit, sent when their time came before the visit was over (or skipped, to
+    phone) and withdrawn after, and the "we missed you" the nightly job wrote for a missed visit."""
+    renewed_on = {id(placement): later.placed_on for placement, later in itertools.pairwise(rows.placements)}
+    for visit in rows.visits:
+        over_at = _over_at(visit, renewed_on=renewed_on.get(id(visit.placement)), patient=rows.patient)
+        for reminder in outbox.plan_visit_reminders(visit, now=now):
+            if over_at is not None and reminder.send_at >= over_at:
+                reminder.status, reminder.skip_reason = Reminder.Status.CANCELLED, ""
+                reminder.cancel_reason = WITHDRAWN_WHEN[visit.status]
+            yield as_already_sent(reminder, now=now)
+        if visit.status == Visit.Status.MISSED and over_at is not None:
+            yield as_already_sent(outbox.new_missed_visit_reminder(visit, now=over_at), now=now)
+
+
+def _over_at(visit: Visit, *, renewed_on: datetime.date | None, patient: Patient) -> datetime.datetime | None:
+    """When a demo visit was over: the day it took place, the day after its window closed
+    unattended, or the day a renewal or the discharge cancelled it; None while it is to come."""
+    if visit.status == Visit.Status.COMPLETED:
+        day = visit.completed_on
+    elif visit.status == Visit.Status.MISSED:
+        day = visit.window_end + datetime.timedelta(days=1)
+    elif visit.status == Visit.Status.CANCELLED:
+        day = renewed_on or patient.discharged_on
+    else:
+        return None
+    return None if day is None else datetime.datetime.combine(day, datetime.time(), tzinfo=patient.clinic.zone)
+
+
+def as_already_sent(reminder: Reminder, *, now: datetime.datetime) -> Reminder:
+    """A reminder whose time came before ``now`` in a demo history: sent on time, or skipped for a
+    phone call. One withdrawn, or still to come, stays as it is."""
+    if reminder.status == Reminder.Status.CANCELLED or reminder.send_at >= now:
         return reminder
     patient = reminder.patient
     if patient.email_consent and patient.email:
         reminder.status, reminder.sent_at, reminder.attempts = Reminder.Status.SENT, reminder.send_at, 1
+        reminder.skip_reason = ""
     else:
         reminder.status = Reminder.Status.SKIPPED
         reminder.skip_reason = (
