@@ -65,13 +65,15 @@ def with_latest_results(patients: QuerySet[Patient], *, today: datetime.date) ->
     )
 
 
-def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) -> QuerySet[Patient]:
-    """The patients who may have a flag to act on: a known liver condition, or a kept latest result
-    that would call for action were it of the lookback (``safety.latest_to_act_on``).
+def may_have_safety_flags(patients: QuerySet[Patient], *, clinic: Clinic, today: datetime.date) -> QuerySet[Patient]:
+    """The patients of ``clinic`` among ``patients`` who may have a flag to act on: a known liver
+    condition, or a kept latest result that would call for action were it of the lookback
+    (``safety.latest_to_act_on``).
 
     A superset of the flagged on any day, found from the kept rows' indexes (latest_results_*_idx)
-    instead of from every patient's latest results: the flags are then decided on these alone.
-    ``today`` is the day the flags are decided for.
+    and the clinic's known liver conditions (patient_liver_condition_idx), instead of from every
+    patient's latest results: the flags are then decided on these alone. ``today`` is the day the
+    flags are decided for.
     """
     del today  # the superset is the same on every day: the flags of the day are decided after
     # One list of keys, so that the database starts from these few patients: each test's results to
@@ -81,7 +83,7 @@ def may_have_safety_flags(patients: QuerySet[Patient], *, today: datetime.date) 
         LatestResults.objects.filter(condition).order_by().values("patient_id")
         for condition in safety.latest_to_act_on(liver_limits())
     ]
-    liver_condition = Patient.objects.filter(liver_condition=True).order_by().values("pk")
+    liver_condition = Patient.objects.filter(clinic=clinic, liver_condition=True).order_by().values("pk")
     return patients.filter(pk__in=liver_condition.union(*to_act_on))
 
 

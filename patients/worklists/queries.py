@@ -200,7 +200,7 @@ def safety_flagged(clinic: Clinic, *, today: datetime.date) -> QuerySet[Patient]
     """Patients not discharged with a safety flag, by name."""
     patients = Patient.objects.filter(clinic=clinic).exclude(status=Patient.Status.DISCHARGED)
     return (
-        with_latest_results(may_have_safety_flags(patients, today=today), today=today)
+        with_latest_results(may_have_safety_flags(patients, clinic=clinic, today=today), today=today)
         .filter(safety.flagged_to_act_on(liver_limits()))
         .order_by("last_name", "first_name")
     )
