@@ -2,6 +2,7 @@
 writes included, and rows past keeping are pruned."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -104,6 +105,28 @@ def test_it_writes_a_bulk_writes_history_in_one_insert(clinic, implant, long_imp
     assert long.visits.count() > short.visits.count()
     assert len(long_queries) == len(short_queries)
     assert visit_history(long).count() == long.visits.count()
+
+
+def test_a_bulk_writes_history_rows_hold_what_a_save_would_have_written(
+    still_clock, clinic, injection, patient, clinician
+):
+    """The database copies the rows (audit.copy_into_history): each field as simple-history's own
+    row of a save() has it, with the type, reason and user of the write."""
+    placement = place(patient, injection, clinic_today(clinic) - 3 * DAY, dose_mg=Decimal("380.0"))
+    visit = patient.visits.get()
+    tracked = [field.attname for field in HistoricalVisit.tracked_fields]
+    visit.save()  # simple-history's own row
+    created, saved = visit_history(patient, id=visit.pk).order_by("history_id")
+    assert {name: getattr(created, name) for name in tracked} == {name: getattr(saved, name) for name in tracked}
+    assert (created.history_type, saved.history_type) == ("+", "~")
+
+    audit.update_with_history(Visit.objects.filter(pk=visit.pk), user=clinician, reason="Checked", notes="Checked")
+    changed = visit_history(patient, id=visit.pk).latest("history_id")
+    assert (changed.history_type, changed.history_user, changed.history_change_reason) == ("~", clinician, "Checked")
+    assert changed.notes == "Checked"
+    assert changed.history_date == timezone.now()  # the clock stands still
+    placement_row = Placement.history.model.objects.get(id=placement.pk)
+    assert placement_row.dose_mg == placement.dose_mg
 
 
 def test_it_records_who_made_a_bulk_change_from_the_signed_in_request(client, coordinator, clinic, implant, patient):
