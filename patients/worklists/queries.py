@@ -169,19 +169,15 @@ def reminders_needing_a_call(
 def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime.datetime) -> QuerySet[Visit]:
     """Visits still to come of patients who stopped email reminders (unsubscribed, or consent
     withdrawn): each stays on the list until it is over, since no email will announce it."""
-    # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), and
-    # their visits are checked through them (open, still to come): asked of the visits, the
-    # database would read every visit to come.
-    to_come = Q(visit__appointment_at__gte=now) | Q(visit__appointment_at__isnull=True, visit__window_end__gte=today)
-    stopped = Reminder.objects.filter(
-        to_come,
-        status=Reminder.Status.CANCELLED,
-        cancel_reason__in=STOPPED_EMAIL,
-        visit__status=Visit.Status.SCHEDULED,
-    )
+    # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), alone
+    # in their subquery, so that the database reads their visits by key and checks each (open,
+    # still to come). With the visit's conditions joined into the subquery, SQLite started from
+    # every visit to come instead.
+    stopped = Reminder.objects.filter(status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL)
+    to_come = Q(appointment_at__gte=now) | Q(appointment_at__isnull=True, window_end__gte=today)
     no_email = of_clinic(clinic, Q(email_consent=False) | Q(email=""))
     return (
-        Visit.objects.filter(no_email, pk__in=stopped.values("visit_id"))
+        Visit.objects.filter(to_come, no_email, status=Visit.Status.SCHEDULED, pk__in=stopped.values("visit_id"))
         .select_related("patient__clinic")
         .order_by("due_on", "patient__record_number")
     )
