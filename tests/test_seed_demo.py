@@ -9,7 +9,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from patients import demo, services
 from patients.clinic_time import clinic_today
@@ -23,6 +22,8 @@ from tests.factories import PatientFactory
 pytestmark = pytest.mark.django_db
 
 TODAY = datetime.date(2025, 3, 31)
+# Where frozen_today stops the clock: noon of TODAY, UTC (London is on GMT then).
+FROZEN_AT = datetime.datetime(2025, 3, 31, 12, tzinfo=datetime.UTC)
 EXPECTED_STATE = {
     Scenario.COVERED: CoverageState.COVERED,
     Scenario.SEVERAL_CYCLES: CoverageState.COVERED,
@@ -49,7 +50,7 @@ def fast_passwords(settings):
 @pytest.fixture
 def frozen_today(time_machine):
     # The last day of a month, so month arithmetic clamps in several of the histories.
-    time_machine.move_to("2025-03-31 12:00Z", tick=False)
+    time_machine.move_to(FROZEN_AT, tick=False)
     return TODAY
 
 
@@ -166,7 +167,7 @@ def test_its_reminders_are_the_outbox_as_the_visits_left_it(frozen_today):
     """Sent (or skipped, to phone) while their visit was still to come, withdrawn once it was over,
     a "we missed you" for each missed visit, and pending only for what is still to come."""
     seed()
-    now = timezone.now()
+    now = FROZEN_AT
     reminders = Reminder.objects.select_related("visit", "patient")
     assert not reminders.filter(status__in=["expired", "sending", "failed"]).exists()
     for reminder in reminders:
