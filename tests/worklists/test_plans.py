@@ -43,7 +43,7 @@ def aliases(sql: str) -> set[str]:
     """The names a query gives the large tables (Django's subqueries say ``"patients_visit" U0``),
     which SQLite's plan shows instead of the table's (``SCAN U0``)."""
     tables = "|".join(LARGE)
-    return set(re.findall(rf'"(?:{tables})"\s+(?:AS\s+)?"?(\w+)"?', sql, flags=re.IGNORECASE)) - {"ON", "WHERE"}
+    return set(re.findall(rf'"(?:{tables})"\s+([UT]\d+)\b', sql))
 
 
 def full_scans(lines: list[str], sql: str = "") -> list[str]:
