@@ -14,7 +14,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import TruncDate
 
 from patients.clinic_time import clinic_midnight
@@ -170,14 +170,20 @@ def visits_to_phone_about(clinic: Clinic, *, today: datetime.date, now: datetime
     """Visits still to come of patients who stopped email reminders (unsubscribed, or consent
     withdrawn): each stays on the list until it is over, since no email will announce it."""
     # The few reminders cancelled because email stopped lead (reminder_stopped_email_idx), alone
-    # in their subquery, so that the database reads their visits by key and checks each (open,
-    # still to come). With the visit's conditions joined into the subquery, SQLite started from
-    # every visit to come instead.
+    # in their subquery, so that the database reads their visits by key and checks each. The
+    # visit's own conditions (open, still to come) are one CASE expression, which no index serves:
+    # as plain conditions, SQLite (which keeps no statistics here) started from every open visit
+    # still to come, through the status indexes, and checked each against the reminders.
     stopped = Reminder.objects.filter(status=Reminder.Status.CANCELLED, cancel_reason__in=STOPPED_EMAIL)
-    to_come = Q(appointment_at__gte=now) | Q(appointment_at__isnull=True, window_end__gte=today)
+    open_to_come = Case(
+        When(~Q(status=Visit.Status.SCHEDULED), then=Value(False)),
+        When(appointment_at__isnull=False, then=Q(appointment_at__gte=now)),
+        default=Q(window_end__gte=today),
+        output_field=BooleanField(),
+    )
     no_email = of_clinic(clinic, Q(email_consent=False) | Q(email=""))
     return (
-        Visit.objects.filter(to_come, no_email, status=Visit.Status.SCHEDULED, pk__in=stopped.values("visit_id"))
+        Visit.objects.filter(open_to_come, no_email, pk__in=stopped.values("visit_id"))
         .select_related("patient__clinic")
         .order_by("due_on", "patient__record_number")
     )

@@ -80,3 +80,19 @@ def test_the_check_sees_a_full_scan():
     sql = 'SELECT 1 FROM "patients_patient" WHERE EXISTS (SELECT 1 FROM "patients_visit" U0 WHERE U0."id" = 1)'
     assert full_scans(["SEARCH patients_patient USING INDEX x (id=?)", "SCAN U0"], sql) == ["SCAN U0"]
     assert full_scans(["SCAN U1"], sql) == []
+
+
+def test_visits_to_phone_about_start_from_the_reminders_whose_email_stopped(request, still_clock):
+    """The list reads the few reminders cancelled because email stopped and their visits by key,
+    not every open visit still to come (an index range no full-scan check sees)."""
+    call_command("seed_demo", patients=40, verbosity=0)
+    clinic = Clinic.objects.get(name__icontains="Riverside")
+    now = suite_noon(request.config)
+    part = clinic_parts(clinic, today=clinic_today(clinic, now=now), now=now)["stopped_email"]
+    [(sql, params)] = part_sql(part, shown=ROWS_SHOWN)
+    lines = plan(sql, params)
+    assert any("reminder_stopped_email_idx" in line for line in lines), lines
+    if connection.vendor == "sqlite":
+        # PostgreSQL chooses from its statistics; SQLite, without them, from the query's shape.
+        visits = [line for line in lines if re.search(r"\bpatients_visit\b", line)]
+        assert visits == ["SEARCH patients_visit USING INTEGER PRIMARY KEY (rowid=?)"], lines

@@ -298,6 +298,11 @@ def test_visits_to_phone_about_lists_coming_visits_of_patients_who_stopped_email
     after = queries.visits_to_phone_about(clinic, today=D(2026, 6, 17), now=london(D(2026, 6, 17), 11, 31))
     assert D(2026, 6, 21) in [visit.due_on for visit in before]
     assert D(2026, 6, 21) not in [visit.due_on for visit in after]
+    # A visit no longer open leaves the list: cancelled by the clinic, it is not coming.
+    services.cancel_visit(visit=stopped.visits.get(due_on=D(2026, 7, 20)))
+    assert D(2026, 7, 20) not in [
+        visit.due_on for visit in queries.visits_to_phone_about(clinic, today=TODAY, now=NOW)
+    ]
 
 
 # Patients
