@@ -29,6 +29,11 @@ def workbook(*rows: list[object], second_sheet: list[list[object]] | None = None
     return out.getvalue()
 
 
+def naive(*parts: int) -> datetime.datetime:
+    """A moment as a spreadsheet holds it: a wall-clock reading, in no time zone."""
+    return datetime.datetime.combine(datetime.date(*parts[:3]), datetime.time(*parts[3:]))
+
+
 def refusal(data: bytes, filename: str, **kwargs: object) -> str:
     with pytest.raises(FileRefused) as refused:
         read_table(data, filename=filename, **kwargs)
@@ -165,8 +170,8 @@ def test_it_reads_an_excel_workbooks_cells_as_text():
         ["Record number", "Date of birth", "Placed at", "Dose (mg)", "Lot", "Count", "Consent", "Email", "Time"],
         [
             "  R-1 ",
-            datetime.datetime(1980, 2, 29),
-            datetime.datetime(2024, 3, 5, 14, 30, 15),
+            naive(1980, 2, 29),
+            naive(2024, 3, 5, 14, 30, 15),
             1000.0,
             12.5,
             7,
@@ -174,7 +179,7 @@ def test_it_reads_an_excel_workbooks_cells_as_text():
             None,
             datetime.time(9, 5),
         ],
-        ["R-2", datetime.date(1975, 12, 31), datetime.datetime(2024, 3, 5), 0.1 + 0.2, 123456789012.0, -3, False],
+        ["R-2", datetime.date(1975, 12, 31), naive(2024, 3, 5), 0.1 + 0.2, 123456789012.0, -3, False],
     )
 
     table = read_table(data, filename="patients.xlsx")
@@ -419,7 +424,10 @@ def test_it_refuses_two_columns_with_the_same_heading():
 def test_it_refuses_a_value_beyond_the_last_heading():
     message = refusal(b"Record number,First name\nR-1,Ada\nR-2,Mary,,checked\n", "patients.csv")
 
-    assert message == "Row 3 has a value in column D, which has no heading. Give that column a heading in row 1, or delete it."
+    assert (
+        message
+        == "Row 3 has a value in column D, which has no heading. Give that column a heading in row 1, or delete it."
+    )
 
 
 def test_it_refuses_a_file_that_is_not_text():
