@@ -54,7 +54,7 @@ SAVE_AGAIN = "Open it in Excel (or the program that made it) and save it as an E
 NOT_A_SPREADSHEET = f"This file is not a spreadsheet this import can read. {SAVE_AGAIN}"
 OLD_EXCEL = (
     "This file was saved by an old version of Excel (.xls), which this import cannot read. "
-    "Open it in Excel and save it as an Excel Workbook (.xlsx) or as CSV (.csv)."
+    "Open it in Excel and save it as an Excel Workbook (.xlsx) or as CSV."
 )
 DAMAGED_WORKBOOK = (
     f"This file cannot be opened as an Excel workbook: it may be damaged, or not a workbook. {SAVE_AGAIN}"
