@@ -370,6 +370,11 @@ LIVER_FLAG_MULTIPLE = _env_int("LIVER_FLAG_MULTIPLE", 3, minimum=1)
 # and a coverage end years away would plan hundreds of visits and reminders.
 MAX_COVERAGE_MONTHS = _env_int("MAX_COVERAGE_MONTHS", 12, minimum=1)
 
+# The most rows of records one import from a spreadsheet takes (README "Configuration"). A larger
+# file is refused with its count, to be split: each import is read, checked and previewed whole
+# while the manager waits for the page.
+IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 20000, minimum=1)
+
 # Reminders (README "Reminders"). Times are clinic-local; a clinic may set its own daytime hours.
 # The local time at which a reminder goes out on its day.
 REMINDER_SEND_TIME = _env_time("REMINDER_SEND_TIME", "10:00")
