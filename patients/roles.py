@@ -7,7 +7,8 @@ everything the role before it may, and more:
 - a **clinician** also records visit findings and placements and gives every clinical override
   (a different coverage end, an early renewal, a booking outside the visit's window, a naloxone
   waiver), and reads a record's history;
-- a **manager** also changes the clinic's settings, its product catalogue and its memberships.
+- a **manager** also changes the clinic's settings, its product catalogue and its memberships,
+  and brings in the clinic's earlier records from a file.
 
 A superuser may do everything in every clinic. Nobody may do anything in a clinic they do not
 work for.
@@ -41,6 +42,7 @@ class Action(enum.StrEnum):
     MANAGE_CLINIC = "change the clinic's settings"
     MANAGE_CATALOGUE = "change the product catalogue"
     MANAGE_MEMBERSHIPS = "change who works for the clinic"
+    IMPORT_RECORDS = "bring in records from a file"
 
 
 Role = Membership.Role
@@ -52,7 +54,12 @@ _CLINICIAN = _COORDINATOR | {
     Action.CLINICAL_OVERRIDE,
     Action.SEE_HISTORY,
 }
-_MANAGER = _CLINICIAN | {Action.MANAGE_CLINIC, Action.MANAGE_CATALOGUE, Action.MANAGE_MEMBERSHIPS}
+_MANAGER = _CLINICIAN | {
+    Action.MANAGE_CLINIC,
+    Action.MANAGE_CATALOGUE,
+    Action.MANAGE_MEMBERSHIPS,
+    Action.IMPORT_RECORDS,
+}
 
 ALLOWED: dict[str, frozenset[Action]] = {
     Role.COORDINATOR: _COORDINATOR,

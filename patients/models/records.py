@@ -144,6 +144,11 @@ class Placement(RemembersLoaded, models.Model):
     removed_on = models.DateField(null=True, blank=True)
     removal_reason = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    # Set for a placement brought in from the clinic's earlier records (``record_placement``'s
+    # ``imported_in``): it is history, so its induction checklist was not asked for.
+    imported_in = models.ForeignKey(
+        "patients.ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="placements"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()

@@ -51,6 +51,7 @@ VISIT = Happened("A visit", "A visit cannot be recorded as done in the future.")
 SESSION = Happened("A session", "Attendance can only be logged for a session that has taken place.")
 DISCHARGE = Happened("A discharge", "The discharge date cannot be in the future.")
 CALL = Happened("A call", "A call cannot be logged before it happens.")
+CONSENT = Happened("Consent", "Consent cannot be dated in the future.")
 
 
 def first_day(clinic: Clinic) -> datetime.date:

@@ -45,6 +45,14 @@ PATIENT_DETAILS = (
 )
 
 
+def _consent_moment(given_at: datetime.datetime | None, *, clinic: Clinic) -> datetime.datetime:
+    """When consent was given: now, or an earlier moment a record on paper gives."""
+    if given_at is None:
+        return timezone.now()
+    bounds.check_moment_happened(bounds.CONSENT, moment=given_at, clinic=clinic, field="email_consent_at")
+    return given_at
+
+
 def _check_consent(*, email: str, email_consent: bool) -> None:
     if email_consent and not email:
         raise ValidationError({"email": "Add an email address to record consent to email reminders."})
@@ -60,6 +68,7 @@ def register_patient(
     email: str = "",
     phone: str = "",
     email_consent: bool = False,
+    email_consent_at: datetime.datetime | None = None,
     treats: str = Patient.Treats.OPIOIDS,
     liver_condition: bool = False,
     liver_condition_note: str = "",
@@ -80,7 +89,7 @@ def register_patient(
         email=email.strip(),
         phone=phone.strip(),
         email_consent=email_consent,
-        email_consent_at=timezone.now() if email_consent else None,
+        email_consent_at=_consent_moment(email_consent_at, clinic=clinic) if email_consent else None,
         treats=treats,
         liver_condition=liver_condition,
         liver_condition_note=liver_condition_note,
@@ -94,9 +103,15 @@ def register_patient(
 
 
 def update_patient(
-    *, patient: Patient, email_consent: bool | None = None, by: User | None = None, **details: Any
+    *,
+    patient: Patient,
+    email_consent: bool | None = None,
+    email_consent_at: datetime.datetime | None = None,
+    by: User | None = None,
+    **details: Any,
 ) -> Patient:
-    """Change a patient's details; consent keeps the moment it was given.
+    """Change a patient's details; consent keeps the moment it was given (now, unless
+    ``email_consent_at`` says when it was given on paper before).
 
     Withdrawing consent cancels every reminder not yet sent; giving it, or a new address, brings
     back the reminders still to come.
@@ -114,7 +129,9 @@ def update_patient(
             bounds.check_birth(born_on=details["date_of_birth"], clinic=patient.clinic)
         if email_consent is not None and email_consent != patient.email_consent:
             patient.email_consent = email_consent
-            patient.email_consent_at = timezone.now() if email_consent else None
+            patient.email_consent_at = (
+                _consent_moment(email_consent_at, clinic=patient.clinic) if email_consent else None
+            )
         _check_consent(email=patient.email, email_consent=patient.email_consent)
         save_checked(patient)
         if (patient.email_consent, patient.email) != reachable_before:

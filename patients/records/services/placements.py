@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from patients import formats
 from patients.audit import services as audit
-from patients.models import CheckResult, NaloxoneChallenge, Patient, Placement, Product, Visit
+from patients.models import CheckResult, ImportRun, NaloxoneChallenge, Patient, Placement, Product, Visit
 from patients.records import bounds, newest, schedule
 from patients.records.plan import placement_coverage_end, planned_coverage_end, unsaved_visits
 from patients.records.selectors import coverage_spans, schedule_rules
@@ -46,6 +46,7 @@ def record_placement(
     covers_until_override_reason: str = "",
     early_renewal_reason: str = "",
     notes: str = "",
+    imported_in: ImportRun | None = None,
     by: User | None = None,
 ) -> Placement:
     """Record a dose and plan its visits; a renewal closes the previous cycle.
@@ -53,12 +54,19 @@ def record_placement(
     The previous placement's scheduled visits due on or after ``placed_on`` are cancelled as
     superseded; earlier ones stay, to be completed or marked missed. A different coverage end, an
     early renewal and a naloxone waiver are clinical overrides.
+
+    A placement brought in from the clinic's earlier records (``imported_in``) is recorded as it
+    happened: neither the induction checklist nor an early renewal's reason is asked for, since
+    no one can go back and check them; every other rule holds. Its reminders whose time has
+    passed are written expired, as for any placement, so none goes out late.
     """
     with transaction.atomic():
         patient = locked_patient(patient)
         require(by, Action.RECORD_PLACEMENTS, patient.clinic)
         if naloxone_waiver_reason.strip() or early_renewal_reason.strip() or covers_until_override_reason.strip():
             require(by, Action.CLINICAL_OVERRIDE, patient.clinic)
+        if imported_in is not None and imported_in.clinic_id != patient.clinic_id:
+            raise ValueError("A placement can only be imported by its own clinic's import.")
         rules = schedule_rules()
         covers_until, overridden = placement_coverage_end(
             patient=patient, product=product, placed_on=placed_on, covers_until=covers_until
@@ -75,6 +83,7 @@ def record_placement(
             },
             early_renewal_reason=early_renewal_reason,
             rules=rules,
+            imported=imported_in is not None,
         )
         if overridden and not covers_until_override_reason.strip():
             planned_end = planned_coverage_end(product=product, placed_on=placed_on)
@@ -104,6 +113,7 @@ def record_placement(
             covers_until_override_reason=covers_until_override_reason.strip(),
             early_renewal_reason=early_renewal_reason.strip(),
             notes=notes,
+            imported_in=imported_in,
         )
         save_checked(placement)
         superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
@@ -131,6 +141,7 @@ def _check_placement(
     induction: dict[str, Any],
     early_renewal_reason: str,
     rules: schedule.ScheduleRules,
+    imported: bool = False,
 ) -> None:
     """Every refusal a placement can meet, gathered so the coordinator sees them all at once."""
     if patient.status == Patient.Status.DISCHARGED:
@@ -148,6 +159,8 @@ def _check_placement(
         )
     if errors:
         raise ValidationError(errors)
+    if imported:
+        return
     state = schedule.coverage_state(spans=spans, today=placed_on, discharged=False, rules=rules)
     if schedule.needs_induction(state):
         problems = schedule.induction_problems(**induction, rules=rules)

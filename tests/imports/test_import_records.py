@@ -1,0 +1,211 @@
+"""Bringing a clinic's records in: what each row becomes, all or nothing, and again without change."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from patients import formats
+from patients.clinic_time import clinic_midnight
+from patients.imports.files import FileRefused, read_table
+from patients.imports.rows import Outcome
+from patients.imports.run import import_table
+from patients.models import ImportRun, Patient, Placement, Reminder, TherapySession, Visit
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+TODAY = D(2026, 6, 15)
+
+PATIENTS = (
+    "Record number,First name,Last name,Date of birth,Email,Phone,Email consent,email_consent_at\n"
+    "IMP-1,Ada,Porter,1980-01-15,ada@example.org,0700 000 001,yes,2024-03-01\n"
+    "IMP-2,Ben,Porter,1981-02-15,,0700 000 002,no,\n"
+    "IMP-3,Cy,Porter,1982-03-15,cy@example.org,,yes,\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def frozen_today(time_machine):
+    time_machine.move_to("2026-06-15 12:00Z", tick=False)
+
+
+def csv(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def bring_in(clinic, kind: str, text: str, **options):
+    return import_table(
+        read_table(csv(text), filename=f"{kind}.csv"), clinic=clinic, kind=kind, filename=f"{kind}.csv", **options
+    )
+
+
+def placements_of(implant, *rows: tuple[str, D]) -> str:
+    return "record_number,product,placed_on\n" + "".join(f"{number},{implant.name},{day}\n" for number, day in rows)
+
+
+def counts(clinic) -> tuple[int, int, int, int]:
+    return (
+        Patient.objects.filter(clinic=clinic).count(),
+        Placement.objects.filter(patient__clinic=clinic).count(),
+        Visit.objects.filter(patient__clinic=clinic).count(),
+        Reminder.objects.filter(patient__clinic=clinic).count(),
+    )
+
+
+def test_it_registers_new_patients_with_consent_only_where_the_file_gives_it(clinic):
+    result = bring_in(clinic, "patients", PATIENTS)
+    assert result.saved
+    assert not result.refused
+    assert [row.outcome for row in result.rows] == [Outcome.NEW_PATIENT] * 3
+    ada, ben, cy = Patient.objects.filter(clinic=clinic).order_by("record_number")
+    assert (ada.email_consent, ada.email_consent_at) == (True, clinic_midnight(D(2024, 3, 1), clinic))
+    assert (ben.email_consent, ben.email_consent_at) == (False, None)
+    # Consent given with no day: recorded from the day it was brought in.
+    assert cy.email_consent
+    assert cy.email_consent_at == datetime.datetime(2026, 6, 15, 12, tzinfo=datetime.UTC)
+    assert ada.phone == "0700 000 001"
+    assert ben.email == ""
+
+
+def test_a_dry_run_says_what_each_row_would_become_and_saves_nothing(clinic):
+    result = bring_in(clinic, "patients", PATIENTS, dry_run=True)
+    assert not result.saved
+    assert [(row.number, row.outcome) for row in result.rows] == [
+        (2, Outcome.NEW_PATIENT),
+        (3, Outcome.NEW_PATIENT),
+        (4, Outcome.NEW_PATIENT),
+    ]
+    assert counts(clinic) == (0, 0, 0, 0)
+    assert not ImportRun.objects.exists()
+
+
+def test_bringing_the_same_file_in_again_changes_nothing(clinic, implant):
+    bring_in(clinic, "patients", PATIENTS)
+    text = placements_of(implant, ("IMP-1", D(2026, 5, 26)), ("IMP-2", D(2026, 4, 26)), ("IMP-3", D(2026, 2, 15)))
+    bring_in(clinic, "placements", text)
+    before = counts(clinic)
+    again = bring_in(clinic, "patients", PATIENTS), bring_in(clinic, "placements", text)
+    assert [row.outcome for result in again for row in result.rows] == [Outcome.UNCHANGED] * 6
+    assert counts(clinic) == before
+
+
+def test_a_changed_detail_updates_the_patient_and_a_no_never_withdraws_consent(clinic):
+    bring_in(clinic, "patients", PATIENTS)
+    changed = PATIENTS.replace("0700 000 001,yes,2024-03-01", "0711 111 111,no,")
+    result = bring_in(clinic, "patients", changed)
+    assert (result.rows[0].outcome, result.rows[0].words) == (Outcome.UPDATED, "Ada Porter: phone updated.")
+    ada = Patient.objects.get(record_number="IMP-1")
+    assert ada.phone == "0711 111 111"
+    assert ada.email_consent
+
+
+def test_past_placements_are_history_without_the_induction_checklist_and_send_nothing_late(clinic, implant):
+    bring_in(clinic, "patients", PATIENTS)
+    result = bring_in(
+        clinic, "placements", placements_of(implant, ("IMP-1", D(2026, 5, 26)), ("IMP-3", D(2026, 2, 15)))
+    )
+    assert result.saved, result.refused
+    placement = Placement.objects.get(patient__record_number="IMP-1")
+    assert placement.imported_in == ImportRun.objects.get(kind="placements")
+    assert placement.opioid_free_days is None
+    assert result.rows[0].words == (
+        f"Ada Porter: {implant.name} on {formats.day(D(2026, 5, 26))}, covers until "
+        f"{formats.day(placement.covers_until)}, 3 visits planned."
+    )
+    # Nothing due before now is left to go out: what was due is expired, as for any placement.
+    now = datetime.datetime(2026, 6, 15, 12, tzinfo=datetime.UTC)
+    assert not Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lt=now).exists()
+    assert Reminder.objects.filter(patient__record_number="IMP-3", status=Reminder.Status.EXPIRED).exists()
+
+
+def test_a_patients_placements_are_written_oldest_first_whatever_the_files_order(clinic, implant):
+    bring_in(clinic, "patients", PATIENTS)
+    result = bring_in(
+        clinic, "placements", placements_of(implant, ("IMP-1", D(2026, 5, 26)), ("IMP-1", D(2026, 2, 20)))
+    )
+    assert result.saved, result.refused
+    assert [row.number for row in result.rows] == [2, 3]
+    assert list(Placement.objects.filter(patient__record_number="IMP-1").values_list("placed_on", flat=True)) == [
+        D(2026, 5, 26),
+        D(2026, 2, 20),
+    ]
+
+
+def test_one_refused_row_refuses_the_whole_file_and_every_refusal_is_reported(clinic, implant):
+    bring_in(clinic, "patients", PATIENTS)
+    bring_in(clinic, "placements", placements_of(implant, ("IMP-2", D(2026, 5, 1))))
+    before = counts(clinic)
+    text = (
+        "record_number,product,placed_on\n"
+        f"IMP-1,{implant.name},2026-05-26\n"
+        "IMP-9,No Such Product,2020-13-45\n"
+        f"IMP-3,{implant.name},2026-07-01\n"
+        f"IMP-2,{implant.name},2026-04-01\n"
+    )
+    result = bring_in(clinic, "placements", text)
+    assert not result.saved
+    assert counts(clinic) == before
+    refused = {row.number: row for row in result.refused}
+    assert sorted(refused) == [3, 4, 5]
+    columns = {problem.column for problem in refused[3].problems}
+    assert columns == {"Record number", "Product", "Placed on"}
+    assert "No patient of Riverside Clinic has record number IMP-9" in refused[3].words
+    assert "cannot be dated in the future" in refused[4].words
+    assert f"The previous placement was on {formats.day(D(2026, 5, 1))}" in refused[5].words
+    # The row that was fine says what it would have become.
+    assert result.rows[0].outcome == Outcome.PLACEMENT
+
+
+def test_two_rows_with_one_record_number_are_both_refused(clinic):
+    text = PATIENTS + "IMP-1,Ada,Portman,1980-01-15,,,no,\n"
+    result = bring_in(clinic, "patients", text)
+    assert [row.number for row in result.refused] == [2, 5]
+    assert result.refused[0].words == "Record number: Record number IMP-1 is also on row 5: keep one row per patient."
+    assert counts(clinic) == (0, 0, 0, 0)
+
+
+def test_sessions_are_logged_once(clinic):
+    bring_in(clinic, "patients", PATIENTS)
+    text = "Record number,Held on,Status\nIMP-1,2026-06-01,attended\nIMP-1,2026-06-08,Missed\n"
+    first = bring_in(clinic, "sessions", text)
+    assert [row.outcome for row in first.rows] == [Outcome.SESSION, Outcome.SESSION]
+    again = bring_in(clinic, "sessions", text)
+    assert [row.outcome for row in again.rows] == [Outcome.UNCHANGED, Outcome.UNCHANGED]
+    assert list(TherapySession.objects.order_by("held_on").values_list("status", flat=True)) == ["attended", "missed"]
+    changed = bring_in(clinic, "sessions", text.replace("Missed", "attended"))
+    assert changed.refused[0].words == "Status: A session that day is already logged as missed."
+
+
+def test_a_file_without_a_required_column_is_refused_before_any_row(clinic):
+    with pytest.raises(FileRefused):
+        bring_in(clinic, "placements", "record_number,placed_on\nIMP-1,2026-05-26\n")
+
+
+def test_only_a_manager_brings_records_in(clinic, coordinator, manager):
+    table = read_table(csv(PATIENTS), filename="patients.csv")
+    with pytest.raises(PermissionDenied):
+        import_table(table, clinic=clinic, kind="patients", filename="patients.csv", by=coordinator)
+    result = import_table(table, clinic=clinic, kind="patients", filename="patients.csv", by=manager)
+    assert result.saved
+    assert ImportRun.objects.get().started_by == manager
+
+
+def test_the_command_refuses_a_bad_file_and_saves_nothing(clinic, implant, tmp_path, capsys):
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(b"\xef\xbb\xbf" + csv(PATIENTS))
+    call_command("import_records", str(patients), clinic=clinic.name, kind="patients", dry_run=True)
+    assert "Dry run: nothing was saved." in capsys.readouterr().out
+    assert counts(clinic) == (0, 0, 0, 0)
+    call_command("import_records", str(patients), clinic=clinic.name, kind="patients")
+    assert "new patient: 3" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text(placements_of(implant, ("IMP-1", D(2026, 5, 26))) + "IMP-9,No Such Product,2020-13-45\n")
+    with pytest.raises(CommandError, match="1 of 2 rows refused; nothing was saved"):
+        call_command("import_records", str(bad), clinic=clinic.name, kind="placements")
+    assert "Row 3: " in capsys.readouterr().out
+    assert counts(clinic)[1] == 0
+    with pytest.raises(CommandError, match="No clinic is called 'Nowhere'"):
+        call_command("import_records", str(bad), clinic="Nowhere", kind="placements")
