@@ -13,6 +13,7 @@ from django.utils import timezone
 from patients import services
 from patients.audit import retention as audit_retention
 from patients.clinic_time import clinic_today
+from patients.imports import run as imports
 from patients.models import Clinic
 from patients.reminders import dispatcher as reminders
 from patients.therapy import counts as attendance_counts
@@ -77,3 +78,20 @@ def count_attendance_everywhere() -> int:
 def prune_audit_trail() -> int:
     """Beat runs this daily: audit rows older than AUDIT_RETENTION_DAYS go; a rerun finds none."""
     return sum(audit_retention.prune_audit_trail(now=timezone.now()).values())
+
+
+# An import of the largest file a clinic may bring in (IMPORT_MAX_ROWS rows, each through the
+# services) takes minutes, far past the other tasks' limit.
+IMPORT_SOFT_TIME_LIMIT = 55 * 60
+
+
+@shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_SOFT_TIME_LIMIT + 5 * 60)
+def check_import(run_id: int) -> None:
+    """Try an uploaded file without saving it and keep the preview; a run already checked is left."""
+    imports.check_uploaded(run_id)
+
+
+@shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_SOFT_TIME_LIMIT + 5 * 60)
+def import_checked_file(run_id: int) -> None:
+    """Import a file the manager confirmed, all or nothing."""
+    imports.import_confirmed(run_id)

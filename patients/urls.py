@@ -1,8 +1,8 @@
 """The coordinators' pages. Every one needs a sign-in; rows are found through ``patients.access``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from patients.views import dashboard, history, patient_pages, record_forms, reports, therapy
+from patients.views import dashboard, history, imports, patient_pages, record_forms, reports, therapy
 
 app_name = "patients"
 
@@ -27,4 +27,17 @@ urlpatterns = [
     path("reports/", reports.reports, name="reports"),
     path("reports/monthly.csv", reports.reports_csv, name="reports_csv"),
     path("reports/patients.csv", reports.patients_csv, name="patients_csv"),
+    path("import/", imports.import_start, name="import_start"),
+    path("import/<uuid:run_uuid>/", imports.import_detail, name="import_detail"),
+    path("import/<uuid:run_uuid>/confirm/", imports.import_confirm, name="import_confirm"),
+    re_path(
+        r"^import/templates/(?P<kind>patients|placements|sessions)\.(?P<extension>csv|xlsx)$",
+        imports.import_template,
+        name="import_template",
+    ),
+    re_path(
+        r"^import/export/(?P<kind>patients|placements|sessions)\.(?P<extension>csv|xlsx)$",
+        imports.import_export,
+        name="import_export",
+    ),
 ]

@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
+from patients.reports.exports import unescaped
+
 
 class FileRefused(ValidationError):  # noqa: N818 (named for what befalls the file, as the page says it)
     """A whole file that cannot be imported, with the reason in a clinic coordinator's words."""
@@ -206,7 +208,8 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
                 f"Row {number} cannot be read: a quotation mark in it is not closed, or is followed by more "
                 "text in the same cell. Check that row in the spreadsheet, or save the file as CSV again."
             ) from None
-        yield [cell.strip() for cell in record]
+        # A cell a CSV export marked as text (``'=...``, ``'-Smith``) reads as it was.
+        yield [unescaped(cell.strip()) for cell in record]
 
 
 def _table(raw_rows: Iterable[list[str]], *, encoding: str, max_rows: int) -> Table:

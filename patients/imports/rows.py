@@ -9,7 +9,7 @@ matches what the clinic already holds changes nothing, so a file can be brought 
 import datetime
 import decimal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -49,6 +49,9 @@ class Context:
     # Patients of the clinic by record number, filled as the file's patients are written.
     patients: dict[str, Patient]
     products: dict[str, Product]
+    # Sessions already matched to a row of the file: a patient may have two on one day, and each
+    # row stands for one of them.
+    sessions_matched: set[int] = field(default_factory=set)
 
 
 def context(*, clinic: Clinic, run: ImportRun, date_order: str, by: User | None) -> Context:
@@ -212,16 +215,28 @@ def write_session(cells: Mapping[str, str], ctx: Context) -> Written:
     row.check()
     assert patient is not None
     assert held_on is not None
-    logged = TherapySession.objects.filter(patient=patient, held_on=held_on, kind=TherapySession.Kind.INDIVIDUAL)
-    if logged.filter(status=status).exists():
+    # Matched on patient and day: each row to a session that day no earlier row took, the same
+    # status first. A session already logged is never changed by a file.
+    logged = [
+        session
+        for session in TherapySession.objects.filter(
+            patient=patient, held_on=held_on, kind=TherapySession.Kind.INDIVIDUAL
+        ).order_by("pk")
+        if session.pk not in ctx.sessions_matched
+    ]
+    logged.sort(key=lambda session: session.status != status)
+    if logged:
+        match = logged[0]
+        if match.status != status:
+            raise ValidationError(
+                {"status": f"A session that day is already logged as {match.get_status_display().lower()}."}
+            )
+        ctx.sessions_matched.add(match.pk)
         return Written(Outcome.UNCHANGED, f"{patient.full_name}: the session of {formats.day(held_on)}.")
-    if other := logged.first():
-        raise ValidationError(
-            {"status": f"A session that day is already logged as {other.get_status_display().lower()}."}
-        )
     session = services.log_therapy_session(
         patient=patient, held_on=held_on, status=status, note=row.text("note"), by=ctx.by
     )
+    ctx.sessions_matched.add(session.pk)
     return Written(
         Outcome.SESSION,
         f"{patient.full_name}: {session.get_status_display().lower()} on {formats.day(held_on)}.",

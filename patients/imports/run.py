@@ -1,24 +1,33 @@
 """One file brought in, all or nothing.
 
 ``import_table`` writes every row of a file in one transaction, each row in a savepoint of its own so
-that a refused row is reported and the next one still tried: the coordinator sees every refusal of
-the file at once. If any row was refused, or on a dry run, the whole transaction is rolled back, so
+that a refused row is reported and the next one still tried: the manager sees every refusal of the
+file at once. If any row was refused, or on a dry run, the whole transaction is rolled back, so
 nothing of the file is saved; the result says what each row became, or would have become.
+
+The import page runs a file in two steps, each a Celery task: ``check`` tries it without saving and
+keeps the preview (``ImportRow``); once the manager confirms, ``bring_in`` imports it. The
+``import_records`` command does both at once.
 """
 
+import contextlib
 import datetime
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from patients.imports import columns, rows, values
-from patients.imports.files import Row, Table
-from patients.models import Clinic, ImportRun
+from patients.imports.files import FileRefused, Row, Table, read_table
+from patients.imports.progress import reporter
+from patients.models import ImportRow, ImportRun
 from patients.roles import Action, require
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,30 +71,24 @@ Progress = Callable[[int, int], None]
 
 
 def import_table(
-    table: Table,
-    *,
-    clinic: Clinic,
-    kind: str,
-    filename: str,
-    date_order: str = "iso",
-    dry_run: bool = False,
-    by: User | None = None,
-    progress: Progress | None = None,
+    table: Table, *, run: ImportRun, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportResult:
-    """Write ``table``'s rows as records of ``kind`` for ``clinic``; see the module's docstring.
+    """Write ``table``'s rows as records of ``run.kind`` for ``run.clinic``, on behalf of
+    ``run.started_by``; see the module's docstring. A run not yet saved is saved with the rows
+    (and, on a dry run or a refusal, rolled back with them).
 
     Raises ``FileRefused`` when the file's columns do not fit the kind: then no row is tried.
     """
-    require(by, Action.IMPORT_RECORDS, clinic)
+    require(run.started_by, Action.IMPORT_RECORDS, run.clinic)
+    kind, date_order = run.kind, run.date_order
     matched = columns.match_columns(table.headers, kind)
     labels = {column.name: column.label for column in columns.columns_of(kind)}
     result = ImportResult(kind=kind, date_order=date_order, ignored_columns=tuple(matched.ignored))
     duplicates = _repeated_rows(table, matched.fields, kind)
     with transaction.atomic():
-        run = ImportRun.objects.create(
-            clinic=clinic, kind=kind, filename=filename, started_by=by, rows=len(table.rows)
-        )
-        ctx = rows.context(clinic=clinic, run=run, date_order=date_order, by=by)
+        run.rows = len(table.rows)
+        run.save()
+        ctx = rows.context(clinic=run.clinic, run=run, date_order=date_order, by=run.started_by)
         write = rows.WRITERS[kind]
         for done, row in enumerate(_in_writing_order(table, matched.fields, kind, date_order), start=1):
             cells = {
@@ -108,6 +111,93 @@ def import_table(
         if not result.saved:
             transaction.set_rollback(True)
     return result
+
+
+def keep_result(run: ImportRun, result: ImportResult, *, status: str) -> None:
+    """Keep what each row became (the preview, or the record of the import) and the run's new
+    status; a finished run lets go of its file."""
+    if status not in ImportRun.TRANSITIONS.get(run.status, ()):
+        raise ValueError(f"An import {run.get_status_display().lower()} cannot become {status}.")
+    with transaction.atomic():
+        run.results.all().delete()
+        ImportRow.objects.bulk_create(
+            ImportRow(run=run, number=row.number, outcome=row.outcome, words=row.words, refused=bool(row.problems))
+            for row in result.rows
+        )
+        run.status = status
+        run.summary = result.summary()
+        if status in ImportRun.FINISHED:
+            run.content = None
+            run.finished_at = timezone.now()
+        run.save()
+
+
+def check(run: ImportRun, *, progress: Progress | None = None) -> ImportResult:
+    """Try the run's file without saving it, and keep the preview: checked, or refused."""
+    table = read_table(bytes(run.content or b""), filename=run.filename)
+    result = import_table(table, run=run, dry_run=True, progress=progress)
+    keep_result(run, result, status=ImportRun.Status.REFUSED if result.refused else ImportRun.Status.PREVIEWED)
+    return result
+
+
+def bring_in(run: ImportRun, *, progress: Progress | None = None) -> ImportResult:
+    """Import a confirmed run's file, all or nothing, with the record of each row in the same
+    transaction; a row refused since the check (the records changed meanwhile) refuses the file."""
+    table = read_table(bytes(run.content or b""), filename=run.filename)
+    with transaction.atomic():
+        result = import_table(table, run=run, progress=progress)
+        if result.saved:
+            keep_result(run, result, status=ImportRun.Status.DONE)
+    if not result.saved:
+        keep_result(run, result, status=ImportRun.Status.REFUSED)
+    return result
+
+
+def check_uploaded(run_id: int) -> None:
+    """The check of an uploaded file, as the worker runs it: once, whatever the number of tries."""
+    run = ImportRun.objects.select_related("clinic", "started_by").filter(pk=run_id).first()
+    if run is None or run.status != ImportRun.Status.CHECKING:
+        return
+    with _failure_recorded(run):
+        check(run, progress=reporter(run, step="checking"))
+
+
+def import_confirmed(run_id: int) -> None:
+    """The import of a confirmed file, as the worker runs it. The run's row stays locked while it
+    is imported, so a second try (a redelivered task) waits and then finds it finished."""
+    run = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.IMPORTING).first()
+    if run is None:
+        return
+    with _failure_recorded(run), transaction.atomic():
+        locked = (
+            ImportRun.objects.select_for_update(of=("self",))
+            .select_related("clinic", "started_by")
+            .filter(pk=run_id, status=ImportRun.Status.IMPORTING)
+            .first()
+        )
+        if locked is not None:
+            bring_in(locked, progress=reporter(locked, step="importing"))
+
+
+@contextlib.contextmanager
+def _failure_recorded(run: ImportRun) -> Iterator[None]:
+    """A file that cannot be read, or an error no one foresaw, ends the run with nothing saved and
+    the reason on its page; the error itself goes to the log (and, unforeseen, to the worker)."""
+    try:
+        yield
+    except FileRefused as refused:
+        _finish(run, ImportRun.Status.REFUSED, " ".join(refused.messages))
+    except BaseException:
+        logger.exception("Import %s (%s) stopped", run.uuid, run.filename)
+        _finish(run, ImportRun.Status.FAILED, "The import stopped on an error; nothing was saved. Try again later.")
+        raise
+
+
+def _finish(run: ImportRun, status: str, summary: str) -> None:
+    # Outside any transaction the failure rolled back: on a connection still usable.
+    ImportRun.objects.filter(pk=run.pk).exclude(status__in=ImportRun.FINISHED).update(
+        status=status, summary=summary, content=None, finished_at=timezone.now()
+    )
 
 
 def _in_writing_order(table: Table, fields: dict[str, int], kind: str, date_order: str) -> list[Row]:

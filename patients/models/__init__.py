@@ -14,7 +14,7 @@ from patients.models.clinics import (
     validate_no_control_characters,
     validate_time_zone,
 )
-from patients.models.imports import ImportRun
+from patients.models.imports import ImportRow, ImportRun
 from patients.models.kept import AttendanceCount, NewestPlacement, ReportFigures
 from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
@@ -27,6 +27,7 @@ __all__ = [
     "Clinic",
     "DigestRun",
     "FollowUpCall",
+    "ImportRow",
     "ImportRun",
     "LatestResults",
     "Membership",

@@ -27,6 +27,8 @@ class What(models.TextChoices):
     SESSION_FORM = "session_form", "Therapy session form"
     EXPORT_MONTHLY_CSV = "export_monthly_csv", "Monthly figures (CSV)"
     EXPORT_PATIENTS_CSV = "export_patients_csv", "Patient list (CSV)"
+    EXPORT_RECORDS = "export_records", "Records in the import's columns"
+    IMPORT_PREVIEW = "import_preview", "Import check of a file"
     ADMIN_CHANGE = "admin_change", "Admin record page"
     ADMIN_HISTORY = "admin_history", "Admin change history"
 

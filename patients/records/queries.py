@@ -308,7 +308,7 @@ def patient_page(patient: Patient) -> PatientPage:
     ``patient`` comes from ``access.get_patient_for``, with its clinic and counsellor loaded.
     """
     today = clinic_today(patient.clinic)
-    placements = list(patient.placements.select_related("product", "placed_by").order_by("-placed_on"))
+    placements = list(patient.placements.select_related("product", "placed_by", "imported_in").order_by("-placed_on"))
     visits = list(patient.visits.select_related("seen_by").order_by("due_on", "kind", "pk"))
     sessions = list(patient.therapy_sessions.select_related("group", "counsellor").order_by("-held_on", "-pk"))
     reminders = [

@@ -91,11 +91,23 @@ def patient_row(clinic: Clinic, patient: ExportedPatient) -> list[Any]:
     ]
 
 
+# What a spreadsheet would take a text cell starting with for a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _safe(value: Any) -> Any:
     """A text cell a spreadsheet would run as a formula (=, +, -, @) is written as plain text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
+
+
+def unescaped(text: str) -> str:
+    """A cell as it was before ``_safe`` marked it as text: what a file written here says when it
+    comes back (the import reads the clinic's own exports)."""
+    if text[:1] == "'" and text[1:2] in FORMULA_STARTS:
+        return text[1:]
+    return text
 
 
 class _Echo:

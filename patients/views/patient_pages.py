@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from patients import roles
 from patients.access import can_see_history, get_patient_for, member_clinics, patients_for
 from patients.audit import services as audit
 from patients.clinic_time import clinic_today
@@ -148,6 +149,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "is_filtered": any(filters.value(name) for name in ("q", "state", "status", "counsellor")),
         # Record numbers are unique only within a clinic: name the clinic when there are several.
         "show_clinic": member_clinics(request.user).count() > 1,
+        # Read by the full page only (a callable, so the results alone never ask).
+        "may_import": lambda: roles.may(request.user, roles.Action.IMPORT_RECORDS),
     }
     # htmx asks for the results alone while the coordinator types; a plain request gets the page.
     htmx = getattr(request, "htmx", False)  # set by django-htmx's middleware

@@ -36,10 +36,9 @@ def csv(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def bring_in(clinic, kind: str, text: str, **options):
-    return import_table(
-        read_table(csv(text), filename=f"{kind}.csv"), clinic=clinic, kind=kind, filename=f"{kind}.csv", **options
-    )
+def bring_in(clinic, kind: str, text: str, *, dry_run: bool = False, by=None, date_order: str = "iso"):
+    run = ImportRun(clinic=clinic, kind=kind, filename=f"{kind}.csv", date_order=date_order, started_by=by)
+    return import_table(read_table(csv(text), filename=f"{kind}.csv"), run=run, dry_run=dry_run)
 
 
 def placements_of(implant, *rows: tuple[str, D]) -> str:
@@ -185,10 +184,9 @@ def test_a_file_without_a_required_column_is_refused_before_any_row(clinic):
 
 
 def test_only_a_manager_brings_records_in(clinic, coordinator, manager):
-    table = read_table(csv(PATIENTS), filename="patients.csv")
     with pytest.raises(PermissionDenied):
-        import_table(table, clinic=clinic, kind="patients", filename="patients.csv", by=coordinator)
-    result = import_table(table, clinic=clinic, kind="patients", filename="patients.csv", by=manager)
+        bring_in(clinic, "patients", PATIENTS, by=coordinator)
+    result = bring_in(clinic, "patients", PATIENTS, by=manager)
     assert result.saved
     assert ImportRun.objects.get().started_by == manager
 
@@ -209,3 +207,18 @@ def test_the_command_refuses_a_bad_file_and_saves_nothing(clinic, implant, tmp_p
     assert counts(clinic)[1] == 0
     with pytest.raises(CommandError, match="No clinic is called 'Nowhere'"):
         call_command("import_records", str(bad), clinic="Nowhere", kind="placements")
+
+
+def test_two_sessions_of_one_day_are_two_rows_each_matched_once(clinic):
+    bring_in(clinic, "patients", PATIENTS)
+    text = "record_number,held_on,status\nIMP-1,2026-06-03,attended\nIMP-1,2026-06-03,Cancelled by clinic\n"
+    assert [row.outcome for row in bring_in(clinic, "sessions", text).rows] == [Outcome.SESSION, Outcome.SESSION]
+    assert [row.outcome for row in bring_in(clinic, "sessions", text).rows] == [Outcome.UNCHANGED] * 2
+    assert TherapySession.objects.filter(held_on=D(2026, 6, 3)).count() == 2
+
+
+def test_a_cell_the_export_marked_as_text_reads_as_it_was(clinic):
+    text = PATIENTS.replace("IMP-2,Ben,Porter", "IMP-2,Ben,'-Porter").replace("0700 000 002", "'=1+1")
+    bring_in(clinic, "patients", text)
+    ben = Patient.objects.get(record_number="IMP-2")
+    assert (ben.last_name, ben.phone) == ("-Porter", "=1+1")

@@ -11,10 +11,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from patients.imports import values
 from patients.imports.files import read_table
-from patients.imports.run import import_table
+from patients.imports.run import import_table, keep_result
 from patients.models import Clinic, ImportRun
 
 # A file of up to this many rows is done before progress would tell anything.
@@ -51,15 +52,12 @@ class Command(BaseCommand):
         try:
             table = read_table(data, filename=file.name)
             self.stdout.write(f"{file.name}: {len(table.rows):,} rows ({table.encoding}).")
-            result = import_table(
-                table,
-                clinic=found,
-                kind=kind,
-                filename=file.name,
-                date_order=date_order,
-                dry_run=dry_run,
-                progress=self._progress if len(table.rows) > QUIET_ROWS else None,
-            )
+            run = ImportRun(clinic=found, kind=kind, filename=file.name, date_order=date_order)
+            progress = self._progress if len(table.rows) > QUIET_ROWS else None
+            with transaction.atomic():
+                result = import_table(table, run=run, dry_run=dry_run, progress=progress)
+                if result.saved:
+                    keep_result(run, result, status=ImportRun.Status.DONE)
         except ValidationError as refused:
             raise CommandError(" ".join(refused.messages)) from None
         if result.ignored_columns:
