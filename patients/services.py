@@ -26,6 +26,7 @@ from patients.records.services.visits import (
     confirm_visit,
     mark_missed_visits,
     reschedule_visit,
+    settle_past_visits,
 )
 from patients.therapy.services import (
     create_therapy_group,
@@ -55,6 +56,7 @@ __all__ = [
     "register_patient",
     "reschedule_visit",
     "set_group_members",
+    "settle_past_visits",
     "update_patient",
     "update_therapy_group",
     "withdraw_email_consent",

@@ -76,6 +76,15 @@ def columns_of(kind: str) -> tuple[Column, ...]:
             Column("dose_mg", _label(PlacementForm, "dose_mg"), False, "a number of milligrams"),
             Column("lot_number", _label(PlacementForm, "lot_number"), False, "text"),
             Column("notes", _label(PlacementForm, "notes"), False, "text"),
+            # Not on the form: a placement recorded on the day has no past. Its visits already over
+            # when it is brought in are missed, where the records say so, or else closed as not
+            # recorded; nothing is sent about either (patients.services.settle_past_visits).
+            Column(
+                "past_visits",
+                "Past visits",
+                False,
+                "missed, or unknown (empty is unknown): what became of the visits already over",
+            ),
         )
     if kind == "sessions":
         return (

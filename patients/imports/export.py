@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db import models
+from django.db.models import Exists, OuterRef
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell  # type: ignore[import-untyped]
@@ -23,7 +24,7 @@ from openpyxl.styles import Font  # type: ignore[import-untyped]
 
 from patients.clinic_time import clinic_today, zone_of
 from patients.imports.columns import columns_of
-from patients.models import Clinic, Patient, Placement, TherapySession
+from patients.models import Clinic, Patient, Placement, TherapySession, Visit
 from patients.reports.exports import _Echo, _safe
 
 # Rows fetched from the database at a time: a long list is never held in memory whole.
@@ -142,7 +143,8 @@ def _placements(clinic: Clinic) -> Iterator[Cells]:
     found = (
         Placement.objects.filter(patient__clinic=clinic)
         .order_by("patient__record_number", "placed_on")
-        .values("patient__record_number", "product__name", "placed_on", "dose_mg", "lot_number", "notes")
+        .annotate(missed=Exists(Visit.objects.filter(placement=OuterRef("pk"), status=Visit.Status.MISSED)))
+        .values("patient__record_number", "product__name", "placed_on", "dose_mg", "lot_number", "notes", "missed")
     )
     for placement in found.iterator(chunk_size=CHUNK_SIZE):
         yield {
@@ -152,6 +154,9 @@ def _placements(clinic: Clinic) -> Iterator[Cells]:
             "dose_mg": _dose(placement["dose_mg"]),
             "lot_number": placement["lot_number"],
             "notes": placement["notes"],
+            # A placement with a missed visit comes back with its past visits missed; the others'
+            # past visits come back as not recorded (the visits' own findings are not exported).
+            "past_visits": "missed" if placement["missed"] else "",
         }
 
 

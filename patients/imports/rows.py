@@ -112,6 +112,14 @@ def parse_dose(text: str) -> decimal.Decimal:
     return dose
 
 
+def parse_past_visits(text: str) -> bool:
+    """True for "missed"; "unknown" is False (the visits are closed as not recorded)."""
+    answer = values.folded(text)
+    if answer in ("missed", "unknown"):
+        return answer == "missed"
+    raise ValueError(f"“{text}” is not missed or unknown.")
+
+
 def patient_of(row: Cells, ctx: Context) -> Patient | None:
     record_number = row.required("record_number")
     if record_number and record_number not in ctx.patients:
@@ -178,6 +186,7 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
         )
     placed_on = row.date("placed_on", required=True)
     dose_mg = row.read("dose_mg", parse_dose)
+    past_missed = row.read("past_visits", parse_past_visits) or False
     row.check()
     assert patient is not None
     assert product is not None
@@ -199,11 +208,13 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
         imported_in=ctx.run,
         by=ctx.by,
     )
+    past = services.settle_past_visits(placement=placement, missed=past_missed, by=ctx.by)
     visits = placement.visits.count()
+    settled = f" ({past} already over: {'missed' if past_missed else 'not recorded'})" if past else ""
     return Written(
         Outcome.PLACEMENT,
         f"{patient.full_name}: {product.name} on {formats.day(placed_on)}, covers until "
-        f"{formats.day(placement.covers_until)}, {visits} visit{'' if visits == 1 else 's'} planned.",
+        f"{formats.day(placement.covers_until)}, {visits} visit{'' if visits == 1 else 's'} planned{settled}.",
     )
 
 

@@ -214,6 +214,7 @@ class Visit(RemembersLoaded, models.Model):
         REMOVED = "removed", "Implant removed"
         DISCHARGED = "discharged", "Patient discharged"
         CLINIC = "clinic", "Cancelled by the clinic"
+        NOT_RECORDED = "not_recorded", "Over before the clinic kept its records here"
 
     class SiteCheck(models.TextChoices):
         NORMAL = "normal", "Healing well"
@@ -306,7 +307,10 @@ class Visit(RemembersLoaded, models.Model):
                 name="visit_due_inside_window",
             ),
             models.CheckConstraint(
-                condition=Q(status="cancelled", cancel_reason__in=["superseded", "removed", "discharged", "clinic"])
+                condition=Q(
+                    status="cancelled",
+                    cancel_reason__in=["superseded", "removed", "discharged", "clinic", "not_recorded"],
+                )
                 | (~Q(status="cancelled") & Q(cancel_reason="")),
                 name="visit_cancel_reason_matches_status",
             ),

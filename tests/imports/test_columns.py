@@ -53,6 +53,7 @@ def test_its_placement_columns():
         ("dose_mg", "Dose (mg)", False),
         ("lot_number", "Lot number", False),
         ("notes", "Notes", False),
+        ("past_visits", "Past visits", False),
     ]
 
 
@@ -75,7 +76,7 @@ def test_its_labels_are_the_forms_own(kind, form):
         elif column.name == "record_number":
             assert column.label == PatientForm.base_fields["record_number"].label
         else:
-            assert column.name == "email_consent_at"
+            assert column.name in ("email_consent_at", "past_visits")
 
 
 def test_it_says_what_each_column_accepts_in_words():

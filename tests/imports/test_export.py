@@ -103,9 +103,9 @@ def test_it_exports_what_the_import_brought_in_and_the_export_imports_again_unch
         ("R003", "Cy", "Lee", "1982-03-15", "cy@example.org", "", "yes", "2026-06-15", "Opioids"),
     ]
     assert exported("placements", clinic)[1:] == [
-        ("R001", implant.name, "2026-01-10", "1000", "00123", "Left side, no problems"),
-        ("R001", implant.name, "2026-04-05", "380.5", "00124", ""),
-        ("R002", implant.name, "2026-05-20", "", "", "Lot not recorded.\nPlaced by a locum."),
+        ("R001", implant.name, "2026-01-10", "1000", "00123", "Left side, no problems", ""),
+        ("R001", implant.name, "2026-04-05", "380.5", "00124", "", ""),
+        ("R002", implant.name, "2026-05-20", "", "", "Lot not recorded.\nPlaced by a locum.", ""),
     ]
     assert exported("sessions", clinic)[1:] == [
         ("R001", "2026-06-01", "Attended", ""),
@@ -172,6 +172,7 @@ def test_it_exports_records_made_on_the_pages_so_that_they_import_back_unchanged
         "380",
         "0042",
         "First implant.\nNo bleeding.",
+        "",
     )
     assert exported("sessions", clinic)[1] == ("S-1", "2026-06-10", "Excused", "")
     before = counts(clinic)

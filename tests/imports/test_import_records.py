@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from patients import formats
+from patients import formats, services
 from patients.clinic_time import clinic_midnight
+from patients.imports.export import export_rows
 from patients.imports.files import FileRefused, read_table
 from patients.imports.rows import Outcome
 from patients.imports.run import import_table
@@ -222,3 +223,43 @@ def test_a_cell_the_export_marked_as_text_reads_as_it_was(clinic):
     bring_in(clinic, "patients", text)
     ben = Patient.objects.get(record_number="IMP-2")
     assert (ben.last_name, ben.phone) == ("-Porter", "=1+1")
+
+
+def test_visits_over_before_the_import_are_missed_or_not_recorded_as_the_file_says_and_nothing_is_sent(
+    clinic, implant
+):
+    bring_in(clinic, "patients", PATIENTS)
+    text = (
+        "record_number,product,placed_on,past_visits\n"
+        f"IMP-1,{implant.name},2026-02-01,missed\n"
+        f"IMP-2,{implant.name},2026-02-01,\n"
+        f"IMP-3,{implant.name},2026-02-01,Unknown\n"
+    )
+    result = bring_in(clinic, "placements", text)
+    assert result.saved, result.refused
+    # Placed 1 February: visits due 1 March and 1 April are over on 15 June, the renewal of 1 May too.
+    assert result.rows[0].words.endswith("3 visits planned (3 already over: missed).")
+    assert result.rows[1].words.endswith("3 visits planned (3 already over: not recorded).")
+    missed = Visit.objects.filter(patient__record_number="IMP-1")
+    assert set(missed.values_list("status", flat=True)) == {Visit.Status.MISSED}
+    unknown = Visit.objects.filter(patient__record_number__in=["IMP-2", "IMP-3"])
+    assert set(unknown.values_list("status", "cancel_reason")) == {
+        (Visit.Status.CANCELLED, Visit.CancelReason.NOT_RECORDED)
+    }
+    # Nothing about them goes out: the "we missed you" rows are history, written expired.
+    assert not Reminder.objects.filter(status=Reminder.Status.PENDING).exists()
+    assert Reminder.objects.filter(kind="missed_visit", status=Reminder.Status.EXPIRED).count() == 3
+    # The missed-visit sweep finds nothing left to mark or to send.
+    assert services.mark_missed_visits(today=TODAY) == 0
+    assert not Reminder.objects.filter(status=Reminder.Status.PENDING).exists()
+    # Taken out again, each placement says what became of its past visits.
+    _header, rows = export_rows("placements", clinic)
+    assert [row[-1] for row in rows] == ["missed", "", ""]
+
+
+def test_past_visits_takes_missed_or_unknown_only(clinic, implant):
+    bring_in(clinic, "patients", PATIENTS)
+    result = bring_in(
+        clinic, "placements", f"record_number,product,placed_on,past_visits\nIMP-1,{implant.name},2026-02-01,seen\n"
+    )
+    assert result.refused[0].words == "Past visits: “seen” is not missed or unknown."

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from patients import formats
 from patients.audit import services as audit
-from patients.models import Clinic, Patient, Reminder, Visit
+from patients.clinic_time import clinic_today
+from patients.models import Clinic, Patient, Placement, Reminder, Visit
 from patients.records import bounds, latest_results, schedule
 from patients.records.services.base import cancel_visits, refuse_nul_characters, save_checked
 from patients.reminders import outbox
@@ -237,3 +238,37 @@ def mark_missed_visits(
             )
             outbox.write_missed_visit_reminders(visits, now=now)
     return marked
+
+
+def settle_past_visits(*, placement: Placement, missed: bool, by: User | None = None) -> int:
+    """The visits of a placement brought in from earlier records that were over before it came in:
+    missed, where the records say so, or else closed as not recorded; returns how many.
+
+    Either way nothing is sent about them: their "we missed you" rows are written expired, as the
+    placement's past advance reminders were, and a visit closed as not recorded was announced to
+    no one. Left open, the missed-visit sweep would have emailed the patient about each.
+    """
+    if placement.imported_in_id is None:
+        raise ValueError("Only a placement brought in from earlier records has visits to settle at once.")
+    with transaction.atomic():
+        clinic = placement.patient.clinic
+        require(by, Action.IMPORT_RECORDS, clinic)
+        today, now = clinic_today(clinic), timezone.now()
+        day_starts_at = reminder_timing.local_moment(today, datetime.time(0), clinic.zone)
+        over = placement.visits.overdue(today, day_starts_at=day_starts_at).select_for_update(of=("self",))
+        if not missed:
+            return cancel_visits(over, reason=Visit.CancelReason.NOT_RECORDED, by=by)
+        visits = list(over.select_related("patient__clinic"))
+        count = audit.update_with_history(
+            Visit.objects.filter(pk__in=[visit.pk for visit in visits]),
+            user=by,
+            reason="Missed, as the clinic's earlier records say",
+            status=Visit.Status.MISSED,
+            **outbox.calendar_entry_changed(),
+        )
+        outbox.withdraw_for_visits(visits, kinds=outbox.ANNOUNCING_KINDS, reason=Reminder.CancelReason.VISIT_MISSED)
+        rows = [outbox.new_missed_visit_reminder(visit, now=now) for visit in visits]
+        for row in rows:
+            row.status, row.skip_reason = Reminder.Status.EXPIRED, ""
+        Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return count
