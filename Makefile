@@ -8,6 +8,8 @@
 #                                          SQLite and on a throwaway PostgreSQL, printed as one table
 #   make benchmark QUICK=1                 1,000 and 20,000 patients, SQLite only
 #   make benchmark SIZES=200 DATABASES=sqlite    other sizes or databases (sqlite, postgresql)
+#   make benchmark-import                  a clinic's import: 5,000 patients and 15,000 placements, checked
+#                                          and imported on a throwaway SQLite (PATIENTS=500 for a quick look)
 #   make load                              30 coordinators for 60 s on gunicorn while 10,000 reminders go
 #                                          out, on a throwaway PostgreSQL, then on SQLite (5,000 patients)
 #   make load USERS=10 DURATION=20s PATIENTS=5000 REMINDERS=10000 DATABASES=sqlite
@@ -18,7 +20,7 @@ BIN := $(VENV)/bin
 # Remembers which requirements the venv was last installed from.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: venv run test lint fmt benchmark load
+.PHONY: venv run test lint fmt benchmark benchmark-import load
 
 venv: $(STAMP)
 
@@ -63,6 +65,11 @@ ifneq (,$(filter postgresql,$(DATABASES)))
 else
 	$(BENCHMARK_RUN)
 endif
+
+# benchmarks/imports.py times the check (the preview) and the import of a patients file and its
+# placements file, on an empty SQLite database of its own.
+benchmark-import: venv
+	$(BIN)/python benchmarks/imports.py --patients $(PATIENTS)
 
 # benchmarks/load/run.py seeds a database per run, signs the coordinators in, and runs locust against
 # gunicorn while a Celery worker drains the due reminders; it prints one table and fails on an error
