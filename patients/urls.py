@@ -1,6 +1,6 @@
 """The coordinators' pages. Every one needs a sign-in; rows are found through ``patients.access``."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from patients.views import dashboard, history, imports, patient_pages, record_forms, reports, therapy
 
@@ -30,14 +30,7 @@ urlpatterns = [
     path("import/", imports.import_start, name="import_start"),
     path("import/<uuid:run_uuid>/", imports.import_detail, name="import_detail"),
     path("import/<uuid:run_uuid>/confirm/", imports.import_confirm, name="import_confirm"),
-    re_path(
-        r"^import/templates/(?P<kind>patients|placements|sessions)\.(?P<extension>csv|xlsx)$",
-        imports.import_template,
-        name="import_template",
-    ),
-    re_path(
-        r"^import/export/(?P<kind>patients|placements|sessions)\.(?P<extension>csv|xlsx)$",
-        imports.import_export,
-        name="import_export",
-    ),
+    # The kind and the extension are checked by the views (a 404 for any other).
+    path("import/templates/<slug:kind>.<slug:extension>", imports.import_template, name="import_template"),
+    path("import/export/<slug:kind>.<slug:extension>", imports.import_export, name="import_export"),
 ]

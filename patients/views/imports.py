@@ -34,6 +34,7 @@ from patients.views.record_forms import AuthenticatedRequest
 # Rows of a preview shown on the page: the refused ones first, then the others in file order.
 ROWS_SHOWN = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXTENSIONS = ("csv", "xlsx")
 
 
 def _import_clinics(request: AuthenticatedRequest) -> QuerySet[Clinic]:
@@ -132,8 +133,8 @@ def import_confirm(request: AuthenticatedRequest, run_uuid: uuid.UUID) -> HttpRe
 @require_GET
 def import_template(request: AuthenticatedRequest, kind: str, extension: str) -> HttpResponse:
     """A blank file with every column of ``kind``; the page lists which are required and what each takes."""
-    if kind not in columns.KINDS:
-        raise Http404("No such kind of record.")
+    if kind not in columns.KINDS or extension not in EXTENSIONS:
+        raise Http404("No such template.")
     if extension == "csv":
         response = HttpResponse(columns.template_csv(kind), content_type="text/csv; charset=utf-8")
     else:
@@ -146,8 +147,8 @@ def import_template(request: AuthenticatedRequest, kind: str, extension: str) ->
 @require_GET
 def import_export(request: AuthenticatedRequest, kind: str, extension: str) -> HttpResponse | StreamingHttpResponse:
     """A clinic's records of ``kind`` in the import's columns: what it brings in, it can take out."""
-    if kind not in columns.KINDS:
-        raise Http404("No such kind of record.")
+    if kind not in columns.KINDS or extension not in EXTENSIONS:
+        raise Http404("No such export.")
     clinics = _import_clinics(request)
     clinic = get_object_or_404(clinics, uuid=request.GET.get("clinic")) if "clinic" in request.GET else clinics.first()
     if clinic is None:

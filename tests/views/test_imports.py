@@ -197,3 +197,17 @@ def test_the_patient_page_says_a_placement_was_brought_in(manager_client, clinic
     ada = Patient.objects.get(record_number="IMP-1")
     page = manager_client.get(ada.get_absolute_url()).content.decode()
     assert "Brought in from old.csv on 15 Jun 2026; no induction checklist recorded" in page
+
+
+def test_an_unknown_kind_or_extension_is_a_404(manager_client):
+    for name in ("import_template", "import_export"):
+        assert (
+            manager_client.get(reverse(f"patients:{name}", kwargs={"kind": "visits", "extension": "csv"})).status_code
+            == 404
+        )
+        assert (
+            manager_client.get(
+                reverse(f"patients:{name}", kwargs={"kind": "patients", "extension": "xls"})
+            ).status_code
+            == 404
+        )

@@ -44,6 +44,8 @@ def cancel_visits(visits: QuerySet[Visit], *, reason: str, by: AbstractBaseUser 
     ``by`` is who cancels them, for their history (the request's user when not given).
     """
     cancelled = list(visits.filter(status=Visit.Status.SCHEDULED).select_related("patient__clinic"))
+    if not cancelled:  # most placements supersede nothing: no more queries for them
+        return 0
     outbox.withdraw_for_visits(cancelled, reason=Reminder.CancelReason.VISIT_CANCELLED)
     count = audit.update_with_history(
         Visit.objects.filter(pk__in=[visit.pk for visit in cancelled]),

@@ -259,6 +259,8 @@ def settle_past_visits(*, placement: Placement, missed: bool, by: User | None = 
         if not missed:
             return cancel_visits(over, reason=Visit.CancelReason.NOT_RECORDED, by=by)
         visits = list(over.select_related("patient__clinic"))
+        if not visits:
+            return 0
         count = audit.update_with_history(
             Visit.objects.filter(pk__in=[visit.pk for visit in visits]),
             user=by,
