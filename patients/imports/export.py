@@ -108,17 +108,8 @@ def _patients(clinic: Clinic) -> Iterator[Cells]:
     found = (
         Patient.objects.filter(clinic=clinic)
         .order_by("record_number")
-        .values(
-            "record_number",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "phone",
-            "email_consent",
-            "email_consent_at",
-            "treats",
-        )
+        # Each column is a field of the patient's, under the same name.
+        .values(*(column.name for column in columns_of("patients")))
     )
     for patient in found.iterator(chunk_size=CHUNK_SIZE):
         consent_at: datetime.datetime | None = patient["email_consent_at"]

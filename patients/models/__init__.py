@@ -16,10 +16,11 @@ from patients.models.clinics import (
 )
 from patients.models.imports import ImportRow, ImportRun
 from patients.models.kept import AttendanceCount, NewestPlacement, ReportFigures
-from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement, Visit
+from patients.models.records import CheckResult, NaloxoneChallenge, Patient, Placement
 from patients.models.reminders import DigestRun, PipelineHeartbeat, Reminder
 from patients.models.results import LatestResults
 from patients.models.therapy import TherapyGroup, TherapySession
+from patients.models.visits import Visit
 
 __all__ = [
     "AttendanceCount",

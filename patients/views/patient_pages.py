@@ -148,9 +148,12 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "sort_label": dict(SORT_CHOICES)[sort],
         "is_filtered": any(filters.value(name) for name in ("q", "state", "status", "counsellor")),
         # Record numbers are unique only within a clinic: name the clinic when there are several.
-        "show_clinic": member_clinics(request.user).count() > 1,
-        # Read by the full page only (a callable, so the results alone never ask).
-        "may_import": lambda: roles.may(request.user, roles.Action.IMPORT_RECORDS),
+        # The user's roles, read once, say how many clinics they work for, and whether they may
+        # bring records in (a superuser works for every clinic, and may).
+        "show_clinic": member_clinics(request.user).count() > 1
+        if request.user.is_superuser
+        else len(roles.clinic_roles(request.user)) > 1,
+        "may_import": roles.may(request.user, roles.Action.IMPORT_RECORDS),
     }
     # htmx asks for the results alone while the coordinator types; a plain request gets the page.
     htmx = getattr(request, "htmx", False)  # set by django-htmx's middleware
