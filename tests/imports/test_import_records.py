@@ -14,6 +14,7 @@ from patients.imports.files import FileRefused, read_table
 from patients.imports.rows import Outcome
 from patients.imports.run import import_table
 from patients.models import ImportRun, Patient, Placement, Reminder, TherapySession, Visit
+from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +264,73 @@ def test_past_visits_takes_missed_or_unknown_only(clinic, implant):
         clinic, "placements", f"record_number,product,placed_on,past_visits\nIMP-1,{implant.name},2026-02-01,seen\n"
     )
     assert result.refused[0].words == "Past visits: “seen” is not missed or unknown."
+
+
+def test_a_clinics_spreadsheet_with_every_kind_of_refusal_is_refused_whole_then_comes_in_once(clinic, implant):
+    """Day-first dates, saved by Excel on Windows (Windows-1252): every refusal at once, keyed to
+    its row and column; corrected, it comes in; again, it changes nothing."""
+    ProductFactory(clinic=clinic, name="Monthly injection", formulation="injection")
+    people = (
+        "Record number;First name;Last name;Date of birth;Email;Phone;Email consent;Email consent given on\n"
+        "RC-1;Zoë;Ashworth;15/01/1980;zoe@example.org;020 7946 0001;yes;01/03/2024\n"
+        "RC-2;Ben;O'Neill;31/02/1981;;020 7946 0002;no;\n"  # no 31 February
+        "RC-3;Cy;Lee;15/03/2031;;;no;\n"  # born in the future
+        "RC-4;;Lee;15/03/1982;;;maybe;\n"  # no first name, consent neither yes nor no
+        "RC-5;Di;Moss;15/04/1983;;;yes;\n"  # consent without an address
+        "RC-1;Zoe;Ashworth;15/01/1980;;;no;\n"  # the same record number twice
+    )
+    run = ImportRun(clinic=clinic, kind="patients", filename="people.csv", date_order="day-first")
+    result = import_table(read_table(people.encode("cp1252"), filename="people.csv"), run=run)
+    assert not result.saved
+    columns = {row.number: sorted(problem.column for problem in row.problems) for row in result.refused}
+    assert columns == {
+        2: ["Record number"],
+        3: ["Date of birth"],
+        4: ["Date of birth"],
+        5: ["Email consent", "First name"],
+        6: ["Email"],
+        7: ["Record number"],
+    }
+    assert counts(clinic) == (0, 0, 0, 0)
+
+    fixed = "\n".join(people.splitlines()[:2]) + "\n"
+    fixed += "RC-2;Ben;O'Neill;28/02/1981;;020 7946 0002;no;\nRC-3;Cy;Lee;15/03/1982;;;no;\n"
+    run = ImportRun(clinic=clinic, kind="patients", filename="people.csv", date_order="day-first")
+    result = import_table(read_table(fixed.encode("cp1252"), filename="people.csv"), run=run)
+    assert result.saved, result.refused
+    assert Patient.objects.get(record_number="RC-1").first_name == "Zoë"
+
+    doses = (
+        "Record number,Product,Placed on,Past visits\n"
+        f"RC-1,{implant.name},10/01/2026,\n"
+        f"RC-1,{implant.name},05/04/2026,missed\n"
+        "RC-2,Naltrexone implant (old),01/05/2026,\n"  # not in the catalogue
+        f"RC-3,{implant.name},01/07/2026,\n"  # in the future
+        f"RC-9,{implant.name},01/05/2026,\n"  # no such patient
+        "RC-2,Monthly injection,01/06/2026,\n"
+    )
+    run = ImportRun(clinic=clinic, kind="placements", filename="doses.csv", date_order="day-first")
+    result = import_table(read_table(doses.encode(), filename="doses.csv"), run=run)
+    assert {row.number: [problem.column for problem in row.problems] for row in result.refused} == {
+        4: ["Product"],
+        5: ["Placed on"],
+        6: ["Record number"],
+    }
+    assert counts(clinic)[1] == 0
+    good = "\n".join(line for n, line in enumerate(doses.splitlines()) if n not in (3, 4, 5)) + "\n"
+    before_latest = good + f"RC-1,{implant.name},01/03/2026,\n"  # before RC-1's placement of 5 April
+    run = ImportRun(clinic=clinic, kind="placements", filename="doses.csv", date_order="day-first")
+    result = import_table(read_table(good.encode(), filename="doses.csv"), run=run)
+    assert result.saved, result.refused
+    assert counts(clinic)[:2] == (3, 3)
+    run = ImportRun(clinic=clinic, kind="placements", filename="late.csv", date_order="day-first")
+    late = import_table(read_table(before_latest.encode(), filename="late.csv"), run=run)
+    assert [row.words for row in late.refused] == [
+        f"Placed on: The previous placement was on {formats.day(D(2026, 4, 5))}; a new one must come after it."
+    ]
+    before = counts(clinic)
+    for kind, text in (("patients", fixed), ("placements", good)):
+        run = ImportRun(clinic=clinic, kind=kind, filename=f"{kind}.csv", date_order="day-first")
+        again = import_table(read_table(text.encode("cp1252"), filename=f"{kind}.csv"), run=run)
+        assert {row.outcome for row in again.rows} == {Outcome.UNCHANGED}
+    assert counts(clinic) == before
