@@ -34,6 +34,7 @@ def _one_of(values: tuple[str, ...]) -> str:
 
 SETTLED = _one_of(tuple(queries.SETTLED_OUTCOMES))
 NEEDS_A_CALL = _one_of(tuple(Reminder.NEEDS_A_CALL))
+ABOUT_A_CLOSED_VISIT = _one_of(tuple(Reminder.ABOUT_A_CLOSED_VISIT))
 STOPPED_EMAIL = _one_of(tuple(queries.STOPPED_EMAIL))
 IN_THERAPY = _one_of(tuple(queries.IN_THERAPY))
 
@@ -151,6 +152,7 @@ WORKLISTS: dict[str, tuple[str, str, str]] = {
         f"""FROM patients_reminder m JOIN patients_patient p ON p.id = m.patient_id
             JOIN patients_visit v ON v.id = m.visit_id
             WHERE p.clinic_id = %(clinic)s AND m.status IN {NEEDS_A_CALL}
+                AND (m.kind IN {ABOUT_A_CLOSED_VISIT} OR v.status = 'scheduled')
                 AND m.send_at >= %(failed_since)s AND m.send_at < %(now)s""",
         "m.send_at, p.record_number",
     ),

@@ -9,6 +9,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from patients.models.visits import Visit
+
 
 class Reminder(models.Model):
     class Kind(models.TextChoices):
@@ -34,7 +36,8 @@ class Reminder(models.Model):
         EXPIRED = "expired", "Expired"
 
     # Statuses of a reminder that did not reach the patient, so someone must phone instead: the
-    # patient page marks such rows (``needs_a_call``), and the worklists filter by them in SQL.
+    # patient page marks such rows (``needs_a_call``), and the worklists filter by them in SQL
+    # (``needing_a_call``).
     NEEDS_A_CALL = (Status.FAILED, Status.SKIPPED, Status.EXPIRED)
 
     class SkipReason(models.TextChoices):
@@ -165,9 +168,26 @@ class Reminder(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display().lower()})"
 
+    # Kinds about a visit that is over or off. Every other kind announces a visit to come, and a
+    # call instead of it is needed only while that visit still is: once the visit took place, was
+    # missed (its own list asks for a call), was cancelled, or was over before the clinic's records
+    # came here, an announcement that did not reach the patient is history.
+    ABOUT_A_CLOSED_VISIT = (Kind.MISSED_VISIT, Kind.VISIT_CANCELLED)
+
     @property
     def needs_a_call(self) -> bool:
-        return self.status in self.NEEDS_A_CALL
+        """Whether someone must phone the patient instead of this reminder; ``needing_a_call`` is
+        the same rule for the database."""
+        if self.status not in self.NEEDS_A_CALL:
+            return False
+        return self.kind in self.ABOUT_A_CLOSED_VISIT or self.visit.status == Visit.Status.SCHEDULED
+
+    @classmethod
+    def needing_a_call(cls) -> Q:
+        """The reminders that need a call instead (``needs_a_call``), as a condition."""
+        return Q(status__in=cls.NEEDS_A_CALL) & (
+            Q(kind__in=cls.ABOUT_A_CLOSED_VISIT) | Q(visit__status=Visit.Status.SCHEDULED)
+        )
 
 
 class PipelineHeartbeat(models.Model):

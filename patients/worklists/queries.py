@@ -7,7 +7,7 @@ each list costs a fixed number of queries whatever the number of patients.
 
 The rules come from their homes: coverage and lapse from ``patients.records.schedule``, safety flags
 from ``patients.records.safety``, low attendance from ``patients.therapy.attendance``, and the
-reminders that need a call from ``Reminder.NEEDS_A_CALL``.
+reminders that need a call from ``Reminder.needing_a_call``.
 """
 
 import datetime
@@ -159,7 +159,7 @@ def reminders_needing_a_call(
     """
     return (
         Reminder.objects.filter(
-            patient__clinic=clinic, status__in=Reminder.NEEDS_A_CALL, send_at__gte=since, send_at__lt=until
+            Reminder.needing_a_call(), patient__clinic=clinic, send_at__gte=since, send_at__lt=until
         )
         .select_related("patient__clinic", "visit")
         .order_by("send_at", "patient__record_number")

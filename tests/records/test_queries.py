@@ -12,7 +12,7 @@ import zoneinfo
 import pytest
 
 from patients import services
-from patients.models import Patient, TherapySession
+from patients.models import Patient, Reminder, TherapySession
 from patients.records import queries
 from patients.records.schedule import CoverageState
 from tests.factories import INDUCTION, PatientFactory
@@ -274,11 +274,42 @@ def test_the_page_lists_reminders_newest_first_and_marks_those_needing_a_call(hi
     moments = [row.reminder.send_at for row in page.reminders]
     assert moments == sorted(moments, reverse=True)
     # The second placement's 1 June visit was announced on 29 and 31 May; those rows were past when
-    # it was placed (1 May is in the past of the frozen clock), so they expired and need a call.
-    needing = {(row.reminder.visit.due_on, row.reminder.kind) for row in page.reminders if row.needs_call}
-    assert (D(2026, 6, 1), "monitoring_3_days") in needing
+    # it was placed (1 May is in the past of the frozen clock), so they expired. The visit then took
+    # place: they are history, and no call is asked for.
+    expired = {(row.reminder.visit.due_on, row.reminder.kind): row for row in page.reminders}
+    assert expired[D(2026, 6, 1), "monitoring_3_days"].reminder.status == "expired"
+    assert not expired[D(2026, 6, 1), "monitoring_3_days"].needs_call
     assert all(row.reminder.status in ("failed", "skipped", "expired") for row in page.reminders if row.needs_call)
     assert not any(row.needs_call for row in page.reminders if row.reminder.status == "pending")
+    # The page and the worklists ask the same question: the property and its SQL twin agree.
+    for row in page.reminders:
+        in_sql = Reminder.objects.filter(Reminder.needing_a_call(), pk=row.reminder.pk).exists()
+        assert row.needs_call == in_sql, row.reminder
+
+
+def test_a_reminder_that_did_not_reach_the_patient_needs_a_call_while_its_visit_is_to_come(patient, implant):
+    placement = services.record_placement(patient=patient, product=implant, placed_on=D(2026, 6, 1), **INDUCTION)
+    visit = placement.visits.order_by("due_on").first()
+    reminder = visit.reminders.filter(kind="monitoring_3_days").get()
+    Reminder.objects.filter(pk=reminder.pk).update(status="failed")
+    reminder.refresh_from_db()
+    assert reminder.needs_a_call
+    services.complete_visit(visit=visit, completed_on=TODAY)
+    reminder.refresh_from_db()
+    assert reminder.status == "failed"
+    assert not reminder.needs_a_call
+    assert not Reminder.objects.filter(Reminder.needing_a_call(), pk=reminder.pk).exists()
+    # A message about a visit that is over ("we missed you") needs a call whatever became of it.
+    missed_note = Reminder.objects.create(
+        patient=patient,
+        visit=visit,
+        kind="missed_visit",
+        send_at=reminder.send_at,
+        next_attempt_at=reminder.send_at,
+        status="failed",
+    )
+    assert missed_note.needs_a_call
+    assert Reminder.objects.filter(Reminder.needing_a_call(), pk=missed_note.pk).exists()
 
 
 def test_a_patient_never_placed_has_an_empty_page(patient):
