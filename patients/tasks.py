@@ -86,12 +86,12 @@ IMPORT_SOFT_TIME_LIMIT = 55 * 60
 
 
 @shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_SOFT_TIME_LIMIT + 5 * 60)
-def check_import(run_id: int) -> None:
-    """Try an uploaded file without saving it and keep the preview; a run already checked is left."""
-    imports.check_uploaded(run_id)
+def check_waiting_imports() -> int:
+    """Check the uploaded files waiting for it, keeping each one's preview; nothing is saved."""
+    return imports.check_waiting()
 
 
 @shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_SOFT_TIME_LIMIT + 5 * 60)
-def import_checked_file(run_id: int) -> None:
-    """Import a file the manager confirmed, all or nothing."""
-    imports.import_confirmed(run_id)
+def import_confirmed_files() -> int:
+    """Import the files their managers confirmed, each all or nothing."""
+    return imports.import_waiting()

@@ -312,6 +312,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Each entry expires shortly before its next tick: ticks that piled up in Redis while the workers
 # were down are dropped, not run back to back, since the next tick does the same work anyway.
 CELERY_BEAT_SCHEDULE = {
+    # Every minute: files uploaded for import and not yet checked, and confirmed files not yet
+    # imported. The page asks for both at once; this catches a request the broker lost.
+    "check-waiting-imports": {
+        "task": "patients.tasks.check_waiting_imports",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
+    "import-confirmed-files": {
+        "task": "patients.tasks.import_confirmed_files",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
     # Every minute: send the reminders that are due, retry the ones whose wait is over, return
     # rows abandoned by a dead worker, and expire the ones whose visit has passed.
     "dispatch-due-reminders": {

@@ -10,11 +10,10 @@ keeps the preview (``ImportRow``); once the manager confirms, ``bring_in`` impor
 ``import_records`` command does both at once.
 """
 
-import contextlib
 import datetime
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -153,49 +152,58 @@ def bring_in(run: ImportRun, *, progress: Progress | None = None) -> ImportResul
     return result
 
 
-def check_uploaded(run_id: int) -> None:
-    """The check of an uploaded file, as the worker runs it: once, whatever the number of tries."""
-    run = ImportRun.objects.select_related("clinic", "started_by").filter(pk=run_id).first()
-    if run is None or run.status != ImportRun.Status.CHECKING:
-        return
-    with _failure_recorded(run):
-        check(run, progress=reporter(run, step="checking"))
+def check_waiting() -> int:
+    """Check every uploaded file waiting for its check, oldest first; returns how many.
+
+    The worker runs this when a file is uploaded, and beat every minute, so that a file whose
+    message was lost is still checked. Each run is taken under a row lock its check holds (on
+    SQLite, the write lock), so two workers never check one file.
+    """
+    return _work_through(ImportRun.Status.CHECKING, lambda run: check(run, progress=reporter(run, step="checking")))
 
 
-def import_confirmed(run_id: int) -> None:
-    """The import of a confirmed file, as the worker runs it. The run's row stays locked while it
-    is imported, so a second try (a redelivered task) waits and then finds it finished."""
-    run = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.IMPORTING).first()
-    if run is None:
-        return
-    with _failure_recorded(run), transaction.atomic():
-        locked = (
-            ImportRun.objects.select_for_update(of=("self",))
-            .select_related("clinic", "started_by")
-            .filter(pk=run_id, status=ImportRun.Status.IMPORTING)
-            .first()
-        )
-        if locked is not None:
-            bring_in(locked, progress=reporter(locked, step="importing"))
+def import_waiting() -> int:
+    """Import every file a manager confirmed, oldest first, all or nothing each; returns how many."""
+    return _work_through(
+        ImportRun.Status.IMPORTING, lambda run: bring_in(run, progress=reporter(run, step="importing"))
+    )
 
 
-@contextlib.contextmanager
-def _failure_recorded(run: ImportRun) -> Iterator[None]:
-    """A file that cannot be read, or an error no one foresaw, ends the run with nothing saved and
-    the reason on its page; the error itself goes to the log (and, unforeseen, to the worker)."""
-    try:
-        yield
-    except FileRefused as refused:
-        _finish(run, ImportRun.Status.REFUSED, " ".join(refused.messages))
-    except BaseException:
-        logger.exception("Import %s (%s) stopped", run.uuid, run.filename)
-        _finish(run, ImportRun.Status.FAILED, "The import stopped on an error; nothing was saved. Try again later.")
-        raise
+def _work_through(status: str, work: Callable[[ImportRun], ImportResult]) -> int:
+    done = 0
+    while True:
+        run: ImportRun | None = None
+        try:
+            with transaction.atomic():
+                run = (
+                    ImportRun.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("clinic", "started_by")
+                    .filter(status=status)
+                    .order_by("pk")
+                    .first()
+                )
+                if run is None:
+                    return done
+                try:
+                    work(run)
+                except FileRefused as refused:
+                    _finish(run, status, ImportRun.Status.REFUSED, " ".join(refused.messages))
+        except BaseException:
+            if run is not None:
+                logger.exception("Import %s (%s) stopped", run.uuid, run.filename)
+                _finish(
+                    run,
+                    status,
+                    ImportRun.Status.FAILED,
+                    "The import stopped on an error; nothing was saved. Try again later.",
+                )
+            raise
+        done += 1
 
 
-def _finish(run: ImportRun, status: str, summary: str) -> None:
-    # Outside any transaction the failure rolled back: on a connection still usable.
-    ImportRun.objects.filter(pk=run.pk).exclude(status__in=ImportRun.FINISHED).update(
+def _finish(run: ImportRun, was: str, status: str, summary: str) -> None:
+    # Only a run still where this worker found it: another may have finished it meanwhile.
+    ImportRun.objects.filter(pk=run.pk, status=was).update(
         status=status, summary=summary, content=None, finished_at=timezone.now()
     )
 

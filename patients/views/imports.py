@@ -3,12 +3,11 @@ confirms, and follows the import to its end; with the blank templates and the ex
 columns.
 
 The file is read here only to refuse what cannot be read at all; the rows are checked and imported
-by the worker (``patients.tasks.check_import``, ``import_checked_file``), through
+by the worker (``patients.tasks.check_waiting_imports``, ``import_confirmed_files``), through
 ``patients.imports.run``, and the page follows the run's status.
 """
 
 import uuid
-from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,7 +72,7 @@ def import_start(request: AuthenticatedRequest) -> HttpResponse:
                 rows=len(table.rows),
                 content=data,
             )
-            transaction.on_commit(partial(tasks.check_import.delay, run.pk))
+            transaction.on_commit(tasks.check_waiting_imports.delay)
             return redirect("patients:import_detail", run_uuid=run.uuid)
     recent = ImportRun.objects.filter(clinic__in=clinics).select_related("clinic", "started_by")[:10]
     return render(
@@ -123,7 +122,7 @@ def import_confirm(request: AuthenticatedRequest, run_uuid: uuid.UUID) -> HttpRe
         status=ImportRun.Status.IMPORTING, started_at=timezone.now()
     )
     if moved:
-        transaction.on_commit(partial(tasks.import_checked_file.delay, run.pk))
+        transaction.on_commit(tasks.import_confirmed_files.delay)
     else:
         messages.info(request, "This file is not waiting to be confirmed.")
     return redirect("patients:import_detail", run_uuid=run.uuid)

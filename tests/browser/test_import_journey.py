@@ -182,7 +182,7 @@ def test_it_walks_a_manager_from_upload_to_the_finished_import(
 
     # Confirmed while no worker runs: the page follows the import under way, then reloads on its end.
     wait_until(
-        lambda: finished_tasks(worker, "patients.tasks.check_import") == 2,
+        lambda: finished_tasks(worker, "patients.tasks.check_waiting_imports") == 2,
         timeout=WORKER_STEP_MS / 1000,
         what="the worker acknowledges both checks",
         logs=stack.logs,

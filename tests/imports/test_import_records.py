@@ -334,3 +334,24 @@ def test_a_clinics_spreadsheet_with_every_kind_of_refusal_is_refused_whole_then_
         again = import_table(read_table(text.encode("cp1252"), filename=f"{kind}.csv"), run=run)
         assert {row.outcome for row in again.rows} == {Outcome.UNCHANGED}
     assert counts(clinic) == before
+
+
+def test_the_worker_takes_every_waiting_file_in_turn_and_an_error_stops_only_its_own(clinic, monkeypatch):
+    from patients.imports import run as imports
+
+    waiting = [
+        ImportRun.objects.create(clinic=clinic, kind="patients", filename=f"{n}.csv", content=csv(PATIENTS))
+        for n in range(2)
+    ]
+    assert imports.check_waiting() == 2
+    assert [run.status for run in ImportRun.objects.order_by("pk")] == ["previewed", "previewed"]
+    assert imports.check_waiting() == 0  # nothing waits: nothing is done twice
+
+    broken = ImportRun.objects.create(clinic=clinic, kind="patients", filename="broken.csv", content=csv(PATIENTS))
+    monkeypatch.setattr(imports, "check", lambda run, progress=None: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        imports.check_waiting()
+    broken.refresh_from_db()
+    assert (broken.status, broken.content) == ("failed", None)
+    assert "nothing was saved" in broken.summary
+    assert [run.status for run in ImportRun.objects.filter(pk__in=[run.pk for run in waiting])] == ["previewed"] * 2

@@ -46,9 +46,9 @@ def imported(client, text: str, **options) -> ImportRun:
     """A file uploaded, checked, confirmed and imported, as the page and the worker do it."""
     upload(client, text, **options)
     run = ImportRun.objects.latest("started_at", "pk")
-    imports.check_uploaded(run.pk)
+    imports.check_waiting()
     client.post(reverse("patients:import_confirm", kwargs={"run_uuid": run.uuid}))
-    imports.import_confirmed(run.pk)
+    imports.import_waiting()
     run.refresh_from_db()
     assert run.status == ImportRun.Status.DONE, run.summary
     return run
@@ -104,7 +104,7 @@ def test_a_file_is_checked_shown_confirmed_and_imported(manager_client, manager,
     assert (run.status, run.rows, run.started_by, run.date_order) == ("checking", 2, manager, "day-first")
     page = manager_client.get(detail(run)).content.decode()
     assert "Checking the file: nothing is saved yet." in page
-    imports.check_uploaded(run.pk)  # what the worker's check_import does
+    imports.check_waiting()  # what the worker runs (tasks.check_waiting_imports)
     run.refresh_from_db()
     assert run.status == ImportRun.Status.PREVIEWED
     assert not Patient.objects.exists()
@@ -120,13 +120,13 @@ def test_a_file_is_checked_shown_confirmed_and_imported(manager_client, manager,
     # A second click finds it on its way: nothing is queued twice.
     again = manager_client.post(confirm, follow=True)
     assert flashed(again) == ["This file is not waiting to be confirmed."]
-    imports.import_confirmed(run.pk)  # what the worker's import_checked_file does
+    imports.import_waiting()  # what the worker runs (tasks.import_confirmed_files)
     run.refresh_from_db()
     assert (run.status, run.content, run.summary) == ("done", None, "new patient: 2")
     assert sorted(Patient.objects.values_list("record_number", flat=True)) == ["IMP-1", "IMP-2"]
     assert "Imported." in manager_client.get(detail(run)).content.decode()
     # Run again, the task finds the run finished and does nothing.
-    imports.import_confirmed(run.pk)
+    imports.import_waiting()
     assert Patient.objects.count() == 2
 
 
@@ -136,7 +136,7 @@ def test_refused_rows_are_shown_first_and_the_file_cannot_be_confirmed(manager_c
     text = "record_number,product,placed_on\nIMP-1,Three-month implant,01/05/2026\nIMP-1,Nothing,2026-05-02\n"
     upload(manager_client, text, kind="placements", name="placements.csv")
     run = ImportRun.objects.get(kind="placements")
-    imports.check_uploaded(run.pk)
+    imports.check_waiting()
     run.refresh_from_db()
     assert run.status == ImportRun.Status.REFUSED
     response = manager_client.get(detail(run))
@@ -157,7 +157,7 @@ def test_the_progress_follows_the_run_and_the_page_reloads_when_it_ends(manager_
     run = ImportRun.objects.get()
     polled = manager_client.get(detail(run), headers={"HX-Request": "true"})
     assert polled.templates[0].name == "patients/imports/_progress.html"
-    imports.check_uploaded(run.pk)
+    imports.check_waiting()
     finished = manager_client.get(detail(run), headers={"HX-Request": "true"})
     assert finished["HX-Refresh"] == "true"
 
