@@ -91,8 +91,9 @@ def test_visits_to_phone_about_start_from_the_reminders_whose_email_stopped(requ
     part = clinic_parts(clinic, today=clinic_today(clinic, now=now), now=now)["stopped_email"]
     [(sql, params)] = part_sql(part, shown=ROWS_SHOWN)
     lines = plan(sql, params)
-    assert any("reminder_stopped_email_idx" in line for line in lines), lines
     if connection.vendor == "sqlite":
-        # PostgreSQL chooses from its statistics; SQLite, without them, from the query's shape.
+        # PostgreSQL chooses from its statistics (on a small table, not this index); SQLite,
+        # without them, from the query's shape.
+        assert any("reminder_stopped_email_idx" in line for line in lines), lines
         visits = [line for line in lines if re.search(r"\bpatients_visit\b", line)]
         assert visits == ["SEARCH patients_visit USING INTEGER PRIMARY KEY (rowid=?)"], lines
