@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from patients.clinic_time import clinic_today
 from patients.imports.progress import progress_of
 from patients.models import ImportRun, Patient, Placement, Reminder
 from tests.factories import ClinicFactory, MembershipFactory, ProductFactory, UserFactory
@@ -33,7 +34,9 @@ def test_the_worker_checks_and_imports_what_the_page_queued(stack, smtp_server):
     MembershipFactory(user=manager, clinic=clinic, role="manager")
     client = Client()
     client.force_login(manager)
-    today = timezone.localdate()
+    # The worker runs on the real clock (time-machine cannot reach it), so the days come from the
+    # clinic's own today, as the pages count them.
+    today = clinic_today(clinic)
     born = datetime.date(1980, 1, 15)
     rows = "".join(f"IMP-{n},Name{n},Porter,{born},imp{n}@example.org,,yes\n" for n in range(1, 301))
     patients = "record_number,first_name,last_name,date_of_birth,email,phone,email_consent\n" + rows
@@ -80,4 +83,5 @@ def test_the_worker_checks_and_imports_what_the_page_queued(stack, smtp_server):
     confirm(run)
     assert Placement.objects.filter(patient__clinic=clinic, imported_in=run).count() == 300
     # Nothing of the past is left to go out late.
+    # The moment the worker saw: the real one, which this process shares (the test is marked workers).
     assert not Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lt=timezone.now()).exists()
