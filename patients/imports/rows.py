@@ -4,6 +4,14 @@ the services, so that visits, reminders and refusals are exactly what the forms 
 Each writer takes one row's cells (by column name, already read from the file) and returns what it
 did in the coordinator's words, or raises ``ValidationError`` keyed by column name. A row that
 matches what the clinic already holds changes nothing, so a file can be brought in again.
+
+A check (the preview, a dry run) goes through the same writers without saving (``Context.saving``
+false): each row meets the services' own checks that need no query (``services.new_patient``,
+``changed_patient``, ``check_imported_placement``, ``new_therapy_session``), and what the services
+would otherwise read row by row (the patients, their placements, their sessions) is read once for
+the whole file and kept up to date as the rows go, so that thousands of rows are checked in
+seconds. What only the database can refuse (a coordinator's change since the check) refuses the
+import itself, which goes through the services.
 """
 
 import datetime
@@ -40,24 +48,60 @@ class Written:
 
 @dataclass(frozen=True)
 class Context:
-    """What every row of one import shares."""
+    """What every row of one import shares, and what the rows so far have made of the records."""
 
     clinic: Clinic
     run: ImportRun
     date_order: str
     by: User | None
+    saving: bool
     # Patients of the clinic by record number, filled as the file's patients are written.
     patients: dict[str, Patient]
     products: dict[str, Product]
-    # Sessions already matched to a row of the file: a patient may have two on one day, and each
-    # row stands for one of them.
-    sessions_matched: set[int] = field(default_factory=set)
+    # A placements file's: each patient's placements by day (with their product) and latest day.
+    placements: dict[tuple[int, datetime.date], Product] = field(default_factory=dict)
+    latest: dict[int, datetime.date] = field(default_factory=dict)
+    # A sessions file's: the statuses of the individual sessions logged on each patient's day that
+    # no row of the file has matched yet (a patient may have two on one day, and each row stands
+    # for one of them).
+    sessions: dict[tuple[int, datetime.date], list[str]] = field(default_factory=dict)
 
 
-def context(*, clinic: Clinic, run: ImportRun, date_order: str, by: User | None) -> Context:
-    patients = {patient.record_number: patient for patient in Patient.objects.filter(clinic=clinic)}
+def context(
+    *,
+    clinic: Clinic,
+    run: ImportRun,
+    date_order: str,
+    by: User | None,
+    saving: bool = True,
+    days: tuple[datetime.date, datetime.date] | None = None,
+) -> Context:
+    """What the rows of a ``run.kind`` file need, read at once; ``days``, the first and last day the
+    file names, bounds the sessions read."""
+    patients = {}
+    for patient in Patient.objects.filter(clinic=clinic):
+        patient.clinic = clinic
+        patients[patient.record_number] = patient
     products = {product.name.casefold(): product for product in Product.objects.filter(clinic=clinic)}
-    return Context(clinic=clinic, run=run, date_order=date_order, by=by, patients=patients, products=products)
+    ctx = Context(
+        clinic=clinic, run=run, date_order=date_order, by=by, saving=saving, patients=patients, products=products
+    )
+    if run.kind == ImportRun.Kind.PLACEMENTS:
+        placed = list(
+            Placement.objects.filter(patient__clinic=clinic).values_list("patient_id", "placed_on", "product_id")
+        )
+        by_pk = {product.pk: product for product in products.values()}
+        by_pk |= Product.objects.in_bulk({product_pk for _, _, product_pk in placed} - by_pk.keys())
+        for patient_pk, placed_on, product_pk in placed:
+            ctx.placements[patient_pk, placed_on] = by_pk[product_pk]
+            ctx.latest[patient_pk] = max(placed_on, ctx.latest.get(patient_pk, placed_on))
+    if run.kind == ImportRun.Kind.SESSIONS and days is not None:
+        logged = TherapySession.objects.filter(
+            patient__clinic=clinic, kind=TherapySession.Kind.INDIVIDUAL, held_on__range=days
+        ).order_by("pk")
+        for patient_pk, held_on, status in logged.values_list("patient_id", "held_on", "status"):
+            ctx.sessions.setdefault((patient_pk, held_on), []).append(status)
+    return ctx
 
 
 class Cells:
@@ -152,9 +196,14 @@ def write_patient(cells: Mapping[str, str], ctx: Context) -> Written:
     consent_at = clinic_midnight(consent_on, ctx.clinic) if consent_on else None
     patient = ctx.patients.get(details["record_number"])
     if patient is None:
-        patient = services.register_patient(
-            clinic=ctx.clinic, email_consent=consent, email_consent_at=consent_at, by=ctx.by, **details
-        )
+        if ctx.saving:
+            patient = services.register_patient(
+                clinic=ctx.clinic, email_consent=consent, email_consent_at=consent_at, by=ctx.by, **details
+            )
+        else:
+            patient = services.new_patient(
+                clinic=ctx.clinic, email_consent=consent, email_consent_at=consent_at, **details
+            )
         ctx.patients[patient.record_number] = patient
         return Written(Outcome.NEW_PATIENT, f"New patient {patient.full_name}.")
     changed = {name: value for name, value in details.items() if getattr(patient, name) != value}
@@ -162,13 +211,11 @@ def write_patient(cells: Mapping[str, str], ctx: Context) -> Written:
     gives_consent = consent and not patient.email_consent
     if not changed and not gives_consent:
         return Written(Outcome.UNCHANGED, f"{patient.full_name}: nothing new.")
-    patient = services.update_patient(
-        patient=patient,
-        email_consent=True if gives_consent else None,
-        email_consent_at=consent_at if gives_consent else None,
-        by=ctx.by,
-        **changed,
-    )
+    consent_change: dict[str, Any] = {"email_consent": True, "email_consent_at": consent_at} if gives_consent else {}
+    if ctx.saving:
+        patient = services.update_patient(patient=patient, by=ctx.by, **consent_change, **changed)
+    else:
+        patient = services.changed_patient(patient, **consent_change, **changed)
     ctx.patients[patient.record_number] = patient
     what = [name.replace("_", " ") for name in changed] + (["email consent"] if gives_consent else [])
     return Written(Outcome.UPDATED, f"{patient.full_name}: {', '.join(what)} updated.")
@@ -191,25 +238,32 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
     assert patient is not None
     assert product is not None
     assert placed_on is not None
-    existing = Placement.objects.filter(patient=patient, placed_on=placed_on).select_related("product").first()
+    existing = ctx.placements.get((patient.pk, placed_on))
     if existing is not None:
-        if existing.product_id != product.pk:
+        if existing != product:
             raise ValidationError(
-                {"product": f"{patient.full_name} already has a placement of {existing.product.name} that day."}
+                {"product": f"{patient.full_name} already has a placement of {existing.name} that day."}
             )
         return Written(Outcome.UNCHANGED, f"{patient.full_name}: the placement of {formats.day(placed_on)}.")
-    placement = services.record_placement(
-        patient=patient,
-        product=product,
-        placed_on=placed_on,
-        dose_mg=dose_mg,
-        lot_number=row.text("lot_number"),
-        notes=row.text("notes"),
-        imported_in=ctx.run,
-        by=ctx.by,
-    )
-    past = services.settle_past_visits(placement=placement, missed=past_missed, by=ctx.by)
-    visits = placement.visits.count()
+    details = {"dose_mg": dose_mg, "lot_number": row.text("lot_number"), "notes": row.text("notes")}
+    if ctx.saving:
+        placement = services.record_placement(
+            patient=patient, product=product, placed_on=placed_on, imported_in=ctx.run, by=ctx.by, **details
+        )
+        past = services.settle_past_visits(placement=placement, missed=past_missed, by=ctx.by)
+        visits = placement.visits.count()
+    else:
+        checked = services.check_imported_placement(
+            patient=patient,
+            product=product,
+            placed_on=placed_on,
+            previous_on=ctx.latest.get(patient.pk),
+            imported_in=ctx.run,
+            **details,
+        )
+        placement, past, visits = checked.placement, len(checked.over), len(checked.visits)
+    ctx.placements[patient.pk, placed_on] = product
+    ctx.latest[patient.pk] = max(placed_on, ctx.latest.get(patient.pk, placed_on))
     settled = f" ({past} already over: {'missed' if past_missed else 'not recorded'})" if past else ""
     return Written(
         Outcome.PLACEMENT,
@@ -228,26 +282,20 @@ def write_session(cells: Mapping[str, str], ctx: Context) -> Written:
     assert held_on is not None
     # Matched on patient and day: each row to a session that day no earlier row took, the same
     # status first. A session already logged is never changed by a file.
-    logged = [
-        session
-        for session in TherapySession.objects.filter(
-            patient=patient, held_on=held_on, kind=TherapySession.Kind.INDIVIDUAL
-        ).order_by("pk")
-        if session.pk not in ctx.sessions_matched
-    ]
-    logged.sort(key=lambda session: session.status != status)
+    logged = ctx.sessions.get((patient.pk, held_on), [])
     if logged:
-        match = logged[0]
-        if match.status != status:
+        match = status if status in logged else logged[0]
+        if match != status:
             raise ValidationError(
-                {"status": f"A session that day is already logged as {match.get_status_display().lower()}."}
+                {"status": f"A session that day is already logged as {TherapySession.Status(match).label.lower()}."}
             )
-        ctx.sessions_matched.add(match.pk)
+        logged.remove(match)
         return Written(Outcome.UNCHANGED, f"{patient.full_name}: the session of {formats.day(held_on)}.")
-    session = services.log_therapy_session(
-        patient=patient, held_on=held_on, status=status, note=row.text("note"), by=ctx.by
-    )
-    ctx.sessions_matched.add(session.pk)
+    details = {"patient": patient, "held_on": held_on, "status": status, "note": row.text("note")}
+    if ctx.saving:
+        session = services.log_therapy_session(by=ctx.by, **details)
+    else:
+        session = services.new_therapy_session(**details)
     return Written(
         Outcome.SESSION,
         f"{patient.full_name}: {session.get_status_display().lower()} on {formats.day(held_on)}.",

@@ -10,6 +10,7 @@ keeps the preview (``ImportRow``); once the manager confirms, ``bring_in`` impor
 ``import_records`` command does both at once.
 """
 
+import contextlib
 import datetime
 import logging
 from collections import Counter
@@ -84,12 +85,24 @@ def import_table(
     labels = {column.name: column.label for column in columns.columns_of(kind)}
     result = ImportResult(kind=kind, date_order=date_order, ignored_columns=tuple(matched.ignored))
     duplicates = _repeated_rows(table, matched.fields, kind)
+    ordered = _in_writing_order(table, matched.fields, kind, date_order)
+    days = sorted(day for _, day in ordered if day is not None)
     with transaction.atomic():
         run.rows = len(table.rows)
         run.save()
-        ctx = rows.context(clinic=run.clinic, run=run, date_order=date_order, by=run.started_by)
+        ctx = rows.context(
+            clinic=run.clinic,
+            run=run,
+            date_order=date_order,
+            by=run.started_by,
+            saving=not dry_run,
+            days=(days[0], days[-1]) if days else None,
+        )
         write = rows.WRITERS[kind]
-        for done, row in enumerate(_in_writing_order(table, matched.fields, kind, date_order), start=1):
+        # Saving, each row is written in a savepoint of its own, so that a refused row leaves nothing
+        # behind and the next is still tried; a check saves nothing and needs none.
+        each_row = transaction.atomic if not dry_run else contextlib.nullcontext
+        for done, (row, _) in enumerate(ordered, start=1):
             cells = {
                 name: row.cells[index] if index < len(row.cells) else "" for name, index in matched.fields.items()
             }
@@ -97,7 +110,7 @@ def import_table(
                 result.rows.append(_refused(row.number, {"record_number": [duplicates[row.number]]}, labels))
             else:
                 try:
-                    with transaction.atomic():
+                    with each_row():
                         written = write(cells, ctx)
                 except ValidationError as error:
                     result.rows.append(_refused(row.number, _by_field(error), labels))
@@ -208,21 +221,24 @@ def _finish(run: ImportRun, was: str, status: str, summary: str) -> None:
     )
 
 
-def _in_writing_order(table: Table, fields: dict[str, int], kind: str, date_order: str) -> list[Row]:
-    """Rows in the order they must be written: by date for the kinds whose rows follow each other
-    in time (a row whose date cannot be read goes first, to be refused with its reason)."""
+def _in_writing_order(
+    table: Table, fields: dict[str, int], kind: str, date_order: str
+) -> list[tuple[Row, datetime.date | None]]:
+    """Rows in the order they must be written, each with its day: by date for the kinds whose rows
+    follow each other in time (a row whose date cannot be read goes first, to be refused with its
+    reason)."""
     name = rows.ORDERED_BY.get(kind)
     if name is None or name not in fields:
-        return list(table.rows)
+        return [(row, None) for row in table.rows]
     index = fields[name]
 
-    def day(row: Row) -> datetime.date:
+    def day(row: Row) -> datetime.date | None:
         try:
             return values.parse_date(row.cells[index] if index < len(row.cells) else "", order=date_order)
         except ValueError:
-            return datetime.date.min
+            return None
 
-    return sorted(table.rows, key=day)
+    return sorted(((row, day(row)) for row in table.rows), key=lambda pair: pair[1] or datetime.date.min)
 
 
 def _repeated_rows(table: Table, fields: dict[str, int], kind: str) -> dict[int, str]:

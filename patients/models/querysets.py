@@ -21,7 +21,8 @@ class VisitQuerySet(models.QuerySet):
     def overdue(self, today: datetime.date, *, day_starts_at: datetime.datetime) -> "VisitQuerySet":
         """Scheduled visits that are over on ``today`` (which starts at ``day_starts_at`` in the
         clinic): the window closed before today, and an appointment booked after the window, if
-        any, was on an earlier day. These become missed."""
+        any, was on an earlier day. These become missed. ``Visit.is_over`` is the same for one visit
+        in memory."""
         return (
             self.open()
             .filter(window_end__lt=today)

@@ -1,5 +1,6 @@
 """A placement's visits: the monitoring visits and the renewal, with what was found at each."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -172,3 +173,11 @@ class Visit(RemembersLoaded, models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} visit due {formats.day(self.due_on)}"
+
+    def is_over(self, today: datetime.date, *, day_starts_at: datetime.datetime) -> bool:
+        """``VisitQuerySet.overdue`` for one visit in memory (a test holds the two together)."""
+        return (
+            self.status == Visit.Status.SCHEDULED
+            and self.window_end < today
+            and (self.appointment_at is None or self.appointment_at < day_starts_at)
+        )

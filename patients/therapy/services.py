@@ -9,13 +9,31 @@ from django.db import transaction
 
 from patients.models import Clinic, Patient, TherapyGroup, TherapySession
 from patients.records import bounds
-from patients.records.services.base import refuse_nul, save_checked
+from patients.records.services.base import check_unsaved, refuse_nul, save_checked
 from patients.roles import Action, require
 from patients.therapy import counts
 
 
 def _check_session_day(*, clinic: Clinic, held_on: datetime.date) -> None:
     bounds.check_happened(bounds.SESSION, day=held_on, clinic=clinic, field="held_on")
+
+
+def new_therapy_session(
+    *, patient: Patient, held_on: datetime.date, status: str, counsellor: User | None = None, note: str = ""
+) -> TherapySession:
+    """The individual session ``log_therapy_session`` saves, unsaved, after every check that needs
+    no query (an import's preview checks thousands of rows with it)."""
+    _check_session_day(clinic=patient.clinic, held_on=held_on)
+    session = TherapySession(
+        patient=patient,
+        kind=TherapySession.Kind.INDIVIDUAL,
+        held_on=held_on,
+        status=status,
+        counsellor=counsellor,
+        note=note,
+    )
+    check_unsaved(session)
+    return session
 
 
 def log_therapy_session(
@@ -29,15 +47,7 @@ def log_therapy_session(
 ) -> TherapySession:
     """Log one individual session."""
     require(by, Action.LOG_ATTENDANCE, patient.clinic)
-    _check_session_day(clinic=patient.clinic, held_on=held_on)
-    session = TherapySession(
-        patient=patient,
-        kind=TherapySession.Kind.INDIVIDUAL,
-        held_on=held_on,
-        status=status,
-        counsellor=counsellor,
-        note=note,
-    )
+    session = new_therapy_session(patient=patient, held_on=held_on, status=status, counsellor=counsellor, note=note)
     with transaction.atomic():
         save_checked(session)
         counts.count_patients([patient])

@@ -21,6 +21,15 @@ def save_checked(instance: Any, **clean_options: Any) -> None:
     instance.save()
 
 
+def check_unsaved(instance: Model) -> None:
+    """The model's own checks that need no query: each field's limits and choices, and text every
+    database can store. ``save_checked`` runs them again with those that read the database (the
+    rows it points to, uniqueness, constraints)."""
+    refuse_nul_characters(instance)
+    relations = [field.name for field in instance._meta.concrete_fields if field.is_relation]
+    instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+
+
 def refuse_nul_characters(instance: Model) -> None:
     """PostgreSQL cannot store a NUL character in text, nor look one up, where SQLite can: refused
     on both, by field, before any query."""

@@ -1,5 +1,6 @@
 """Writes about the person: registration, details, consent and status."""
 
+import copy
 import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 from patients.clinic_time import clinic_today
 from patients.models import Clinic, FollowUpCall, Patient, Reminder, Visit
 from patients.records import bounds
-from patients.records.services.base import cancel_visits, locked_patient, save_checked
+from patients.records.services.base import cancel_visits, check_unsaved, locked_patient, save_checked
 from patients.reminders import outbox
 from patients.roles import Action, require
 
@@ -58,7 +59,7 @@ def _check_consent(*, email: str, email_consent: bool) -> None:
         raise ValidationError({"email": "Add an email address to record consent to email reminders."})
 
 
-def register_patient(
+def new_patient(
     *,
     clinic: Clinic,
     record_number: str,
@@ -75,9 +76,9 @@ def register_patient(
     emergency_contact_name: str = "",
     emergency_contact_phone: str = "",
     counsellor: User | None = None,
-    by: User | None = None,
 ) -> Patient:
-    require(by, Action.MANAGE_PATIENTS, clinic)
+    """The patient ``register_patient`` saves, unsaved, after every check that needs no query (an
+    import's preview checks thousands of rows with it); raises ``ValidationError``."""
     bounds.check_birth(born_on=date_of_birth, clinic=clinic)
     _check_consent(email=email, email_consent=email_consent)
     patient = Patient(
@@ -97,8 +98,41 @@ def register_patient(
         emergency_contact_phone=emergency_contact_phone,
         counsellor=counsellor,
     )
+    check_unsaved(patient)
+    return patient
+
+
+def register_patient(*, clinic: Clinic, by: User | None = None, **details: Any) -> Patient:
+    """Register a patient of ``clinic``: ``details`` are ``new_patient``'s."""
+    require(by, Action.MANAGE_PATIENTS, clinic)
+    patient = new_patient(clinic=clinic, **details)
     with transaction.atomic():
         save_checked(patient)
+    return patient
+
+
+def changed_patient(
+    patient: Patient,
+    *,
+    email_consent: bool | None = None,
+    email_consent_at: datetime.datetime | None = None,
+    **details: Any,
+) -> Patient:
+    """A copy of ``patient`` with ``update_patient``'s changes, unsaved, after every check that
+    needs no query; ``patient`` itself is left as it was."""
+    unknown = set(details) - set(PATIENT_DETAILS)
+    if unknown:
+        raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
+    patient = copy.copy(patient)
+    for name, value in details.items():
+        setattr(patient, name, value.strip() if isinstance(value, str) else value)
+    if isinstance(details.get("date_of_birth"), datetime.date):
+        bounds.check_birth(born_on=details["date_of_birth"], clinic=patient.clinic)
+    if email_consent is not None and email_consent != patient.email_consent:
+        patient.email_consent = email_consent
+        patient.email_consent_at = _consent_moment(email_consent_at, clinic=patient.clinic) if email_consent else None
+    _check_consent(email=patient.email, email_consent=patient.email_consent)
+    check_unsaved(patient)
     return patient
 
 
@@ -116,23 +150,11 @@ def update_patient(
     Withdrawing consent cancels every reminder not yet sent; giving it, or a new address, brings
     back the reminders still to come.
     """
-    unknown = set(details) - set(PATIENT_DETAILS)
-    if unknown:
-        raise TypeError(f"update_patient() cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic():
         patient = locked_patient(patient)
         require(by, Action.MANAGE_PATIENTS, patient.clinic)
         reachable_before = (patient.email_consent, patient.email)
-        for name, value in details.items():
-            setattr(patient, name, value.strip() if isinstance(value, str) else value)
-        if isinstance(details.get("date_of_birth"), datetime.date):
-            bounds.check_birth(born_on=details["date_of_birth"], clinic=patient.clinic)
-        if email_consent is not None and email_consent != patient.email_consent:
-            patient.email_consent = email_consent
-            patient.email_consent_at = (
-                _consent_moment(email_consent_at, clinic=patient.clinic) if email_consent else None
-            )
-        _check_consent(email=patient.email, email_consent=patient.email_consent)
+        patient = changed_patient(patient, email_consent=email_consent, email_consent_at=email_consent_at, **details)
         save_checked(patient)
         if (patient.email_consent, patient.email) != reachable_before:
             _replan_reminders(patient)

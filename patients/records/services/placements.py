@@ -9,6 +9,7 @@ transaction as the visits they announce (``patients.reminders.outbox``); a bulk 
 """
 
 import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -18,12 +19,20 @@ from django.utils import timezone
 
 from patients import formats
 from patients.audit import services as audit
+from patients.clinic_time import clinic_today
 from patients.models import CheckResult, ImportRun, NaloxoneChallenge, Patient, Placement, Product, Visit
 from patients.records import bounds, newest, schedule
 from patients.records.plan import placement_coverage_end, planned_coverage_end, unsaved_visits
 from patients.records.selectors import coverage_spans, schedule_rules
-from patients.records.services.base import cancel_visits, locked_patient, refuse_nul_characters, save_checked
+from patients.records.services.base import (
+    cancel_visits,
+    check_unsaved,
+    locked_patient,
+    refuse_nul_characters,
+    save_checked,
+)
 from patients.reminders import outbox
+from patients.reminders import timing as reminder_timing
 from patients.roles import Action, require
 
 # Placements
@@ -144,21 +153,11 @@ def _check_placement(
     imported: bool = False,
 ) -> None:
     """Every refusal a placement can meet, gathered so the coordinator sees them all at once."""
-    if patient.status == Patient.Status.DISCHARGED:
-        raise ValidationError("This patient is discharged. Readmit them before recording a placement.")
-    errors: dict[str, str] = {}
-    if product.clinic_id != patient.clinic_id:
-        errors["product"] = "This product is not in this clinic's catalogue."
-    elif not product.is_active:
-        errors["product"] = "This product is no longer in use; choose another."
     spans = coverage_spans(patient)
     previous = max(spans, key=lambda span: span.placed_on, default=None)
-    if previous and placed_on <= previous.placed_on:
-        errors["placed_on"] = (
-            f"The previous placement was on {formats.day(previous.placed_on)}; a new one must come after it."
-        )
-    if errors:
-        raise ValidationError(errors)
+    check_placement_order(
+        patient=patient, product=product, placed_on=placed_on, previous_on=previous.placed_on if previous else None
+    )
     if imported:
         return
     state = schedule.coverage_state(spans=spans, today=placed_on, discharged=False, rules=rules)
@@ -181,6 +180,73 @@ def _check_placement(
                 )
             }
         )
+
+
+def check_placement_order(
+    *, patient: Patient, product: Product, placed_on: datetime.date, previous_on: datetime.date | None
+) -> None:
+    """The refusals every placement meets, recorded or imported, that need no query: a discharged
+    patient, a product not theirs or no longer in use, and a day not after their previous placement
+    (``previous_on``)."""
+    if patient.status == Patient.Status.DISCHARGED:
+        raise ValidationError("This patient is discharged. Readmit them before recording a placement.")
+    errors: dict[str, str] = {}
+    if product.clinic_id != patient.clinic_id:
+        errors["product"] = "This product is not in this clinic's catalogue."
+    elif not product.is_active:
+        errors["product"] = "This product is no longer in use; choose another."
+    if previous_on and placed_on <= previous_on:
+        errors["placed_on"] = (
+            f"The previous placement was on {formats.day(previous_on)}; a new one must come after it."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@dataclass(frozen=True)
+class ImportedPlacement:
+    """What ``record_placement(imported_in=…)`` and ``settle_past_visits`` would save, unsaved."""
+
+    placement: Placement
+    visits: list[Visit]
+    over: list[Visit]  # the visits already over, which settling marks missed or not recorded
+
+
+def check_imported_placement(
+    *,
+    patient: Patient,
+    product: Product,
+    placed_on: datetime.date,
+    previous_on: datetime.date | None,
+    dose_mg: Any = None,
+    lot_number: str = "",
+    notes: str = "",
+    imported_in: ImportRun,
+) -> ImportedPlacement:
+    """A placement from a clinic's earlier records, checked as ``record_placement`` checks it, with
+    only the checks that need no query: the patient's previous placement day (``previous_on``)
+    comes from the caller, which reads a whole file's worth at once. The import's preview runs it
+    for every row; the import itself goes through ``record_placement``."""
+    covers_until, _ = placement_coverage_end(patient=patient, product=product, placed_on=placed_on, covers_until=None)
+    check_placement_order(patient=patient, product=product, placed_on=placed_on, previous_on=previous_on)
+    placement = Placement(
+        patient=patient,
+        product=product,
+        placed_on=placed_on,
+        dose_mg=dose_mg,
+        lot_number=lot_number.strip(),
+        covers_until=covers_until,
+        notes=notes,
+        imported_in=imported_in,
+    )
+    check_unsaved(placement)
+    visits = unsaved_visits(
+        patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
+    )
+    today = clinic_today(patient.clinic)
+    day_starts_at = reminder_timing.local_moment(today, datetime.time(0), patient.clinic.zone)
+    over = [visit for visit in visits if visit.is_over(today, day_starts_at=day_starts_at)]
+    return ImportedPlacement(placement=placement, visits=visits, over=over)
 
 
 def record_removal(
