@@ -5,26 +5,19 @@ The services live with the capability they serve: the person, placements and vis
 commands call them through this module. Each takes keyword-only arguments (and ``by=``, the user
 asking, whose role it checks), and either saves all of it in one transaction or raises
 ``ValidationError`` and saves nothing.
-
-Four of them save nothing at all: ``new_patient``, ``changed_patient``, ``check_imported_placement``
-and ``new_therapy_session`` return what registering, updating, importing a placement or logging a
-session would save, after every check of theirs that needs no query. The import's preview runs them
-for thousands of rows; the writes above call them first.
 """
 
 from patients.records.services.patients import (
     PATIENT_DETAILS,
     PATIENT_TRANSITIONS,
     change_patient_status,
-    changed_patient,
     discharge_patient,
     log_follow_up_call,
-    new_patient,
     register_patient,
     update_patient,
     withdraw_email_consent,
 )
-from patients.records.services.placements import check_imported_placement, record_placement, record_removal
+from patients.records.services.placements import record_placement, record_removal
 from patients.records.services.visits import (
     VISIT_FINDINGS,
     VISIT_TRANSITIONS,
@@ -39,7 +32,6 @@ from patients.therapy.services import (
     create_therapy_group,
     log_group_attendance,
     log_therapy_session,
-    new_therapy_session,
     set_group_members,
     update_therapy_group,
 )
@@ -51,8 +43,6 @@ __all__ = [
     "VISIT_TRANSITIONS",
     "cancel_visit",
     "change_patient_status",
-    "changed_patient",
-    "check_imported_placement",
     "complete_visit",
     "confirm_visit",
     "create_therapy_group",
@@ -61,8 +51,6 @@ __all__ = [
     "log_group_attendance",
     "log_therapy_session",
     "mark_missed_visits",
-    "new_patient",
-    "new_therapy_session",
     "record_placement",
     "record_removal",
     "register_patient",

@@ -87,7 +87,9 @@ IMPORT_SOFT_TIME_LIMIT = 55 * 60
 
 @shared_task(soft_time_limit=IMPORT_SOFT_TIME_LIMIT, time_limit=IMPORT_SOFT_TIME_LIMIT + 5 * 60)
 def check_waiting_imports() -> int:
-    """Check the uploaded files waiting for it, keeping each one's preview; nothing is saved."""
+    """Check the uploaded files waiting for it, keeping each one's preview; nothing is saved. Beat
+    runs it every minute, which also lets go of the previews left unconfirmed too long."""
+    imports.let_go_unconfirmed(now=timezone.now())
     return imports.check_waiting()
 
 

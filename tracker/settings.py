@@ -386,6 +386,9 @@ MAX_COVERAGE_MONTHS = _env_int("MAX_COVERAGE_MONTHS", 12, minimum=1)
 # file is refused with its count, to be split: each import is read, checked and previewed whole
 # while the manager waits for the page.
 IMPORT_MAX_ROWS = _env_int("IMPORT_MAX_ROWS", 20000, minimum=1)
+# Days a checked file waits for its manager to confirm it; then it is let go (with its preview), and
+# nothing of it is saved.
+IMPORT_CONFIRM_DAYS = _env_int("IMPORT_CONFIRM_DAYS", 7, minimum=1)
 
 # Reminders (README "Reminders"). Times are clinic-local; a clinic may set its own daytime hours.
 # The local time at which a reminder goes out on its day.

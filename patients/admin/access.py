@@ -18,7 +18,17 @@ from django.http import HttpRequest
 from patients import roles
 from patients.access import history_clinics, member_clinics
 from patients.forms.base import BoundedModelMultipleChoiceField
-from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
+from patients.models import (
+    Clinic,
+    ImportRun,
+    Membership,
+    Patient,
+    Placement,
+    Product,
+    TherapyGroup,
+    TherapySession,
+    Visit,
+)
 from patients.records.bounds import is_row_id
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.
@@ -31,6 +41,7 @@ CLINIC_LOOKUPS: dict[type[Model], str] = {
     Visit: "patient__clinic",
     TherapyGroup: "clinic",
     TherapySession: "patient__clinic",
+    ImportRun: "clinic",
 }
 _CLINIC_IDS_ATTRIBUTE = "_admin_member_clinic_ids"
 _HISTORY_CLINIC_IDS_ATTRIBUTE = "_admin_history_clinic_ids"

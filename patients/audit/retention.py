@@ -1,7 +1,8 @@
 """How long the audit trail is kept, and the pruning of what is older.
 
 Change history (every ``Historical…`` table of this app, the group roster snapshots included) and
-the read log (``RecordAccess``) are kept ``AUDIT_RETENTION_DAYS``; ``prune_audit_trail`` deletes the
+the read log (``RecordAccess``) and what each row of an imported file became (``ImportRow``, from the
+day its import finished) are kept ``AUDIT_RETENTION_DAYS``; ``prune_audit_trail`` deletes the
 rows older than that, in batches of their own short transactions so that a large first prune
 does not hold the database for minutes. ``manage.py prune_audit`` and the daily beat task call it.
 """
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
 
-from patients.models import RecordAccess
+from patients.models import ImportRow, RecordAccess
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -61,6 +62,14 @@ def audit_tables(*, cutoff: datetime.datetime) -> list[AuditTable]:
                 expired=history_model._default_manager.filter(history_date__lt=cutoff),
             )
         )
+    # What each row of an imported file became: the record of who brought what in, kept as long.
+    tables.append(
+        AuditTable(
+            label=str(ImportRow._meta.db_table),
+            model=ImportRow,
+            expired=ImportRow.objects.filter(run__finished_at__lt=cutoff),
+        )
+    )
     tables.append(
         AuditTable(
             label=str(RecordAccess._meta.db_table),

@@ -41,6 +41,7 @@ class Reporter:
         self.step = step
         self.last = -1
         self.silent = False
+        self.client: redis.Redis | None = None  # one connection for the whole run, opened on its first report
 
     def __call__(self, done: int, total: int) -> None:
         every = max(total // STEPS, 1)
@@ -48,7 +49,8 @@ class Reporter:
             return
         self.last = done
         try:
-            _redis().set(_key(self.run), f"{self.step}:{done}:{total}", ex=KEPT_SECONDS)
+            self.client = self.client or _redis()
+            self.client.set(_key(self.run), f"{self.step}:{done}:{total}", ex=KEPT_SECONDS)
         except redis.RedisError:
             # The import goes on without its progress bar, and does not wait on Redis again.
             self.silent = True

@@ -6,12 +6,12 @@ did in the coordinator's words, or raises ``ValidationError`` keyed by column na
 matches what the clinic already holds changes nothing, so a file can be brought in again.
 
 A check (the preview, a dry run) goes through the same writers without saving (``Context.saving``
-false): each row meets the services' own checks that need no query (``services.new_patient``,
-``changed_patient``, ``check_imported_placement``, ``new_therapy_session``), and what the services
-would otherwise read row by row (the patients, their placements, their sessions) is read once for
-the whole file and kept up to date as the rows go, so that thousands of rows are checked in
-seconds. What only the database can refuse (a coordinator's change since the check) refuses the
-import itself, which goes through the services.
+false): each row meets the checks the services run before they write, those that need no query
+(``new_patient``, ``changed_patient``, ``check_imported_placement``, ``new_therapy_session``, beside
+their services); what the services would otherwise read row by row (the patients, their
+placements, their sessions) is read once for the whole file and kept up to date as the rows go, so
+that thousands of rows are checked in seconds. What only the database can refuse (a coordinator's
+change since the check) refuses the import itself, which goes through the services.
 """
 
 import datetime
@@ -27,6 +27,9 @@ from patients import formats, services
 from patients.clinic_time import clinic_midnight
 from patients.imports import values
 from patients.models import Clinic, ImportRun, Patient, Placement, Product, TherapySession
+from patients.records.services import patients as patient_checks
+from patients.records.services import placements as placement_checks
+from patients.therapy import services as session_checks
 
 
 class Outcome:
@@ -201,7 +204,7 @@ def write_patient(cells: Mapping[str, str], ctx: Context) -> Written:
                 clinic=ctx.clinic, email_consent=consent, email_consent_at=consent_at, by=ctx.by, **details
             )
         else:
-            patient = services.new_patient(
+            patient = patient_checks.new_patient(
                 clinic=ctx.clinic, email_consent=consent, email_consent_at=consent_at, **details
             )
         ctx.patients[patient.record_number] = patient
@@ -215,7 +218,7 @@ def write_patient(cells: Mapping[str, str], ctx: Context) -> Written:
     if ctx.saving:
         patient = services.update_patient(patient=patient, by=ctx.by, **consent_change, **changed)
     else:
-        patient = services.changed_patient(patient, **consent_change, **changed)
+        patient = patient_checks.changed_patient(patient, **consent_change, **changed)
     ctx.patients[patient.record_number] = patient
     what = [name.replace("_", " ") for name in changed] + (["email consent"] if gives_consent else [])
     return Written(Outcome.UPDATED, f"{patient.full_name}: {', '.join(what)} updated.")
@@ -253,7 +256,7 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
         past = services.settle_past_visits(placement=placement, missed=past_missed, by=ctx.by)
         visits = placement.visits.count()
     else:
-        checked = services.check_imported_placement(
+        checked = placement_checks.check_imported_placement(
             patient=patient,
             product=product,
             placed_on=placed_on,
@@ -295,7 +298,7 @@ def write_session(cells: Mapping[str, str], ctx: Context) -> Written:
     if ctx.saving:
         session = services.log_therapy_session(by=ctx.by, **details)
     else:
-        session = services.new_therapy_session(**details)
+        session = session_checks.new_therapy_session(**details)
     return Written(
         Outcome.SESSION,
         f"{patient.full_name}: {session.get_status_display().lower()} on {formats.day(held_on)}.",

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -180,6 +181,28 @@ def import_waiting() -> int:
     return _work_through(
         ImportRun.Status.IMPORTING, lambda run: bring_in(run, progress=reporter(run, step="importing"))
     )
+
+
+def let_go_unconfirmed(*, now: datetime.datetime) -> int:
+    """Let go of the checked files no one confirmed within ``IMPORT_CONFIRM_DAYS``: their file and
+    their preview (patients' names among it) are deleted, and nothing of them is saved; returns how
+    many. The run stays, to say so."""
+    cutoff = now - datetime.timedelta(days=settings.IMPORT_CONFIRM_DAYS)
+    with transaction.atomic():
+        stale = list(
+            ImportRun.objects.filter(status=ImportRun.Status.PREVIEWED, started_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )
+        )
+        if not stale:
+            return 0
+        ImportRow.objects.filter(run__in=stale).delete()
+        return ImportRun.objects.filter(pk__in=stale, status=ImportRun.Status.PREVIEWED).update(
+            status=ImportRun.Status.EXPIRED,
+            content=None,
+            finished_at=now,
+            summary=f"Not confirmed within {settings.IMPORT_CONFIRM_DAYS} days: upload the file again to import it.",
+        )
 
 
 def _work_through(status: str, work: Callable[[ImportRun], ImportResult]) -> int:

@@ -26,17 +26,19 @@ class ImportRun(models.Model):
         DONE = "done", "Imported"
         REFUSED = "refused", "Refused: nothing saved"
         FAILED = "failed", "Stopped by an error: nothing saved"
+        EXPIRED = "expired", "Not confirmed in time: nothing saved"
 
     # The moves a run's status may make: checked, then imported once confirmed. A file whose rows
     # were refused, at the check or when imported, is done with; another upload starts again.
     TRANSITIONS: dict[str, frozenset[str]] = {
         # The import_records command checks and imports at once.
         Status.CHECKING: frozenset({Status.PREVIEWED, Status.DONE, Status.REFUSED, Status.FAILED}),
-        Status.PREVIEWED: frozenset({Status.IMPORTING}),
+        # A preview left unconfirmed for IMPORT_CONFIRM_DAYS is let go, with its file.
+        Status.PREVIEWED: frozenset({Status.IMPORTING, Status.EXPIRED}),
         Status.IMPORTING: frozenset({Status.DONE, Status.REFUSED, Status.FAILED}),
     }
     # Statuses after which nothing more happens to the run.
-    FINISHED = (Status.DONE, Status.REFUSED, Status.FAILED)
+    FINISHED = (Status.DONE, Status.REFUSED, Status.FAILED, Status.EXPIRED)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="import_runs")
@@ -63,7 +65,7 @@ class ImportRun(models.Model):
                 condition=Q(kind__in=["patients", "placements", "sessions"]), name="import_run_kind_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["checking", "previewed", "importing", "done", "refused", "failed"]),
+                condition=Q(status__in=["checking", "previewed", "importing", "done", "refused", "failed", "expired"]),
                 name="import_run_status_valid",
             ),
         ]

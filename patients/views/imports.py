@@ -9,11 +9,12 @@ by the worker (``patients.tasks.check_waiting_imports``, ``import_confirmed_file
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -94,6 +95,7 @@ def import_detail(request: AuthenticatedRequest, run_uuid: uuid.UUID) -> HttpRes
         "under_way": under_way,
         "progress": progress_of(run) if under_way else None,
         "date_order_label": DATE_ORDERS.get(run.date_order, run.date_order),
+        "confirm_days": settings.IMPORT_CONFIRM_DAYS,
     }
     if request.htmx:  # type: ignore[attr-defined]
         if under_way:
@@ -104,11 +106,11 @@ def import_detail(request: AuthenticatedRequest, run_uuid: uuid.UUID) -> HttpRes
         audit.record_access(
             request, what=RecordAccess.What.IMPORT_PREVIEW, clinic=run.clinic, detail=run.filename[:200]
         )
-        results = run.results.order_by("-refused", "number")
+        counted = run.results.aggregate(rows=Count("pk"), refused=Count("pk", filter=Q(refused=True)))
         context |= {
-            "results": results[:ROWS_SHOWN],
-            "more": max(run.results.count() - ROWS_SHOWN, 0),
-            "refused": run.results.filter(refused=True).count(),
+            "results": run.results.order_by("-refused", "number")[:ROWS_SHOWN],
+            "more": max(counted["rows"] - ROWS_SHOWN, 0),
+            "refused": counted["refused"],
         }
     return render(request, "patients/imports/detail.html", context)
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from patients import tasks
 from patients.imports import run as imports
 from patients.imports.rows import Outcome
 from patients.models import ImportRun, Patient, Placement, RecordAccess
@@ -211,3 +212,47 @@ def test_an_unknown_kind_or_extension_is_a_404(manager_client):
             ).status_code
             == 404
         )
+
+
+def test_a_preview_left_unconfirmed_is_let_go_with_its_file(manager_client, manager, clinic, time_machine, settings):
+    settings.IMPORT_CONFIRM_DAYS = 7
+    upload(manager_client, PATIENTS)
+    run = ImportRun.objects.get()
+    imports.check_waiting()
+    run.refresh_from_db()
+    assert (run.status, bool(run.content), run.results.count()) == (ImportRun.Status.PREVIEWED, True, 2)
+
+    time_machine.move_to("2026-06-22 11:59Z", tick=False)  # a minute short of seven days
+    tasks.check_waiting_imports()
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.PREVIEWED
+
+    time_machine.move_to("2026-06-22 12:01Z", tick=False)
+    tasks.check_waiting_imports()
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.EXPIRED
+    assert run.content is None
+    assert not run.results.exists()
+    manager_client.force_login(manager)  # a week on: signed in again
+    page = manager_client.get(detail(run))
+    assert "Not confirmed in time: nothing saved" in page.text
+    assert "Not confirmed within 7 days" in page.text
+    assert "Upload the file again" in page.text
+    # Too late to confirm: nothing is imported.
+    manager_client.post(reverse("patients:import_confirm", kwargs={"run_uuid": run.uuid}))
+    imports.import_waiting()
+    assert not Patient.objects.filter(clinic=clinic).exists()
+
+
+def test_what_an_import_did_is_kept_as_long_as_the_audit_trail(manager_client, clinic, time_machine, settings):
+    run = imported(manager_client, PATIENTS)
+    assert run.results.count() == 2
+    time_machine.move_to("2027-06-15 12:00Z", tick=False)
+    settings.AUDIT_RETENTION_DAYS = 366
+    tasks.prune_audit_trail()
+    assert run.results.count() == 2
+    settings.AUDIT_RETENTION_DAYS = 364
+    tasks.prune_audit_trail()
+    assert not run.results.exists()
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.DONE  # the run itself stays: its placements point to it
