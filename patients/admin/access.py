@@ -18,17 +18,8 @@ from django.http import HttpRequest
 from patients import roles
 from patients.access import history_clinics, member_clinics
 from patients.forms.base import BoundedModelMultipleChoiceField
-from patients.models import (
-    Clinic,
-    ImportRun,
-    Membership,
-    Patient,
-    Placement,
-    Product,
-    TherapyGroup,
-    TherapySession,
-    Visit,
-)
+from patients.models import Clinic, Membership, Patient, Placement, Product, TherapyGroup, TherapySession, Visit
+from patients.models.imports import ImportRun
 from patients.records.bounds import is_row_id
 
 # How each model reaches its clinic: the one path that scopes lists, choices and object pages.

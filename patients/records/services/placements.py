@@ -106,23 +106,23 @@ def record_placement(
             )
         if not overridden:
             covers_until_override_reason = ""
-        placement = Placement(
+        placement = _new_placement(
             patient=patient,
             product=product,
             placed_on=placed_on,
+            covers_until=covers_until,
+            imported_in=imported_in,
             dose_mg=dose_mg,
-            lot_number=lot_number.strip(),
+            lot_number=lot_number,
             body_site=body_site,
             placed_by=placed_by,
             opioid_free_days=opioid_free_days,
             urine_screen=urine_screen,
             naloxone_challenge=naloxone_challenge,
-            naloxone_waiver_reason=naloxone_waiver_reason.strip(),
-            covers_until=covers_until,
-            covers_until_override_reason=covers_until_override_reason.strip(),
-            early_renewal_reason=early_renewal_reason.strip(),
+            naloxone_waiver_reason=naloxone_waiver_reason,
+            covers_until_override_reason=covers_until_override_reason,
+            early_renewal_reason=early_renewal_reason,
             notes=notes,
-            imported_in=imported_in,
         )
         save_checked(placement)
         superseded = patient.visits.filter(status=Visit.Status.SCHEDULED, due_on__gte=placed_on).exclude(
@@ -182,6 +182,14 @@ def _check_placement(
         )
 
 
+def _new_placement(**fields: Any) -> Placement:
+    """The unsaved placement, its typed text trimmed."""
+    for name in ("lot_number", "naloxone_waiver_reason", "covers_until_override_reason", "early_renewal_reason"):
+        if name in fields:
+            fields[name] = fields[name].strip()
+    return Placement(**fields)
+
+
 def check_placement_order(
     *, patient: Patient, product: Product, placed_on: datetime.date, previous_on: datetime.date | None
 ) -> None:
@@ -218,27 +226,18 @@ def check_imported_placement(
     product: Product,
     placed_on: datetime.date,
     previous_on: datetime.date | None,
-    dose_mg: Any = None,
-    lot_number: str = "",
-    notes: str = "",
     imported_in: ImportRun,
+    **details: Any,
 ) -> ImportedPlacement:
     """A placement from a clinic's earlier records, checked as ``record_placement`` checks it, with
     only the checks that need no query: the patient's previous placement day (``previous_on``)
     comes from the caller, which reads a whole file's worth at once. The import's preview runs it
-    for every row; the import itself goes through ``record_placement``."""
+    for every row; the import itself goes through ``record_placement``. ``details`` are the
+    placement's own fields that the file gives (dose, lot number, notes)."""
     covers_until, _ = placement_coverage_end(patient=patient, product=product, placed_on=placed_on, covers_until=None)
     check_placement_order(patient=patient, product=product, placed_on=placed_on, previous_on=previous_on)
-    placement = Placement(
-        patient=patient,
-        product=product,
-        placed_on=placed_on,
-        dose_mg=dose_mg,
-        lot_number=lot_number.strip(),
-        covers_until=covers_until,
-        notes=notes,
-        imported_in=imported_in,
-    )
+    fields = {"patient": patient, "product": product, "placed_on": placed_on, "imported_in": imported_in}
+    placement = _new_placement(covers_until=covers_until, **fields, **details)
     check_unsaved(placement)
     visits = unsaved_visits(
         patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
