@@ -15,7 +15,10 @@ OpenPage = Callable[..., Page]
 def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # Returns once the next page has loaded, its scripts with it: htmx listens only from then on,
+    # and a search typed before would go unheard.
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Sign in").click()
 
 
 def worklist(page: Page, title: str) -> Locator:
