@@ -61,8 +61,9 @@ class Context:
     # Patients of the clinic by record number, filled as the file's patients are written.
     patients: dict[str, Patient]
     products: dict[str, Product]
-    # A placements file's: each patient's placements by day (with their product) and latest day.
-    placements: dict[tuple[int, datetime.date], Product] = field(default_factory=dict)
+    # A placements file's: each patient's placements by day (their product's id and name) and
+    # latest day.
+    placements: dict[tuple[int, datetime.date], tuple[int, str]] = field(default_factory=dict)
     latest: dict[int, datetime.date] = field(default_factory=dict)
     # A sessions file's: the statuses of the individual sessions logged on each patient's day that
     # no row of the file has matched yet (a patient may have two on one day, and each row stands
@@ -90,13 +91,11 @@ def context(
         clinic=clinic, run=run, date_order=date_order, by=by, saving=saving, patients=patients, products=products
     )
     if run.kind == ImportRun.Kind.PLACEMENTS:
-        placed = list(
-            Placement.objects.filter(patient__clinic=clinic).values_list("patient_id", "placed_on", "product_id")
+        placed = Placement.objects.filter(patient__clinic=clinic).values_list(
+            "patient_id", "placed_on", "product_id", "product__name"
         )
-        by_pk = {product.pk: product for product in products.values()}
-        by_pk |= Product.objects.in_bulk({product_pk for _, _, product_pk in placed} - by_pk.keys())
-        for patient_pk, placed_on, product_pk in placed:
-            ctx.placements[patient_pk, placed_on] = by_pk[product_pk]
+        for patient_pk, placed_on, product_pk, product_name in placed:
+            ctx.placements[patient_pk, placed_on] = (product_pk, product_name)
             ctx.latest[patient_pk] = max(placed_on, ctx.latest.get(patient_pk, placed_on))
     if run.kind == ImportRun.Kind.SESSIONS and days is not None:
         logged = TherapySession.objects.filter(
@@ -243,9 +242,10 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
     assert placed_on is not None
     existing = ctx.placements.get((patient.pk, placed_on))
     if existing is not None:
-        if existing != product:
+        existing_pk, existing_name = existing
+        if existing_pk != product.pk:
             raise ValidationError(
-                {"product": f"{patient.full_name} already has a placement of {existing.name} that day."}
+                {"product": f"{patient.full_name} already has a placement of {existing_name} that day."}
             )
         return Written(Outcome.UNCHANGED, f"{patient.full_name}: the placement of {formats.day(placed_on)}.")
     details = {"dose_mg": dose_mg, "lot_number": row.text("lot_number"), "notes": row.text("notes")}
@@ -265,7 +265,7 @@ def write_placement(cells: Mapping[str, str], ctx: Context) -> Written:
             **details,
         )
         placement, past, visits = checked.placement, len(checked.over), len(checked.visits)
-    ctx.placements[patient.pk, placed_on] = product
+    ctx.placements[patient.pk, placed_on] = (product.pk, product.name)
     ctx.latest[patient.pk] = max(placed_on, ctx.latest.get(patient.pk, placed_on))
     settled = f" ({past} already over: {'missed' if past_missed else 'not recorded'})" if past else ""
     return Written(

@@ -87,7 +87,7 @@ def import_table(
     result = ImportResult(kind=kind, date_order=date_order, ignored_columns=tuple(matched.ignored))
     duplicates = _repeated_rows(table, matched.fields, kind)
     ordered = _in_writing_order(table, matched.fields, kind, date_order)
-    days = sorted(day for _, day in ordered if day is not None)
+    days = [day for _, day in ordered if day is not None]
     with transaction.atomic():
         run.rows = len(table.rows)
         run.save()
@@ -97,7 +97,7 @@ def import_table(
             date_order=date_order,
             by=run.started_by,
             saving=not dry_run,
-            days=(days[0], days[-1]) if days else None,
+            days=(min(days), max(days)) if days else None,
         )
         write = rows.WRITERS[kind]
         # Saving, each row is written in a savepoint of its own, so that a refused row leaves nothing
