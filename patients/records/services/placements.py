@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from patients import formats
 from patients.audit import services as audit
-from patients.clinic_time import clinic_today
+from patients.clinic_time import clinic_midnight, clinic_today
 from patients.models import CheckResult, ImportRun, NaloxoneChallenge, Patient, Placement, Product, Visit
 from patients.records import bounds, newest, schedule
 from patients.records.plan import placement_coverage_end, planned_coverage_end, unsaved_visits
@@ -32,7 +32,6 @@ from patients.records.services.base import (
     save_checked,
 )
 from patients.reminders import outbox
-from patients.reminders import timing as reminder_timing
 from patients.roles import Action, require
 
 # Placements
@@ -243,7 +242,7 @@ def check_imported_placement(
         patient=patient, product=product, placed_on=placed_on, covers_until=covers_until, placement=placement
     )
     today = clinic_today(patient.clinic)
-    day_starts_at = reminder_timing.local_moment(today, datetime.time(0), patient.clinic.zone)
+    day_starts_at = clinic_midnight(today, patient.clinic)
     over = [visit for visit in visits if visit.is_over(today, day_starts_at=day_starts_at)]
     return ImportedPlacement(placement=placement, visits=visits, over=over)
 

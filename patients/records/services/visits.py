@@ -15,12 +15,11 @@ from django.utils import timezone
 
 from patients import formats
 from patients.audit import services as audit
-from patients.clinic_time import clinic_today
+from patients.clinic_time import clinic_midnight, clinic_today
 from patients.models import Clinic, Patient, Placement, Reminder, Visit
 from patients.records import bounds, latest_results, schedule
 from patients.records.services.base import cancel_visits, refuse_nul_characters, save_checked
 from patients.reminders import outbox
-from patients.reminders import timing as reminder_timing
 from patients.roles import Action, may, require
 
 # The moves a visit may make. Completed and cancelled visits are final; a missed visit may still be
@@ -223,7 +222,7 @@ def mark_missed_visits(
     clinics = [clinic] if clinic is not None else Clinic.objects.all()
     for each in clinics:
         with transaction.atomic():
-            day_starts_at = reminder_timing.local_moment(today, datetime.time(0), each.zone)
+            day_starts_at = clinic_midnight(today, each)
             over = Visit.objects.overdue(today, day_starts_at=day_starts_at).filter(patient__clinic=each)
             visits = list(over.select_for_update(of=("self",)).select_related("patient__clinic"))
             marked += audit.update_with_history(
@@ -254,7 +253,7 @@ def settle_past_visits(*, placement: Placement, missed: bool, by: User | None = 
         clinic = placement.patient.clinic
         require(by, Action.IMPORT_RECORDS, clinic)
         today, now = clinic_today(clinic), timezone.now()
-        day_starts_at = reminder_timing.local_moment(today, datetime.time(0), clinic.zone)
+        day_starts_at = clinic_midnight(today, clinic)
         over = placement.visits.overdue(today, day_starts_at=day_starts_at).select_for_update(of=("self",))
         if not missed:
             return cancel_visits(over, reason=Visit.CancelReason.NOT_RECORDED, by=by)
