@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from patients.imports import columns, rows, values
@@ -189,19 +190,18 @@ def let_go_unconfirmed(*, now: datetime.datetime) -> int:
     many. The run stays, to say so."""
     cutoff = now - datetime.timedelta(days=settings.IMPORT_CONFIRM_DAYS)
     with transaction.atomic():
+        # Locked, so that a manager confirming one of them meanwhile finds it let go, not half gone.
         stale = list(
-            ImportRun.objects.filter(status=ImportRun.Status.PREVIEWED, started_at__lt=cutoff).values_list(
-                "pk", flat=True
-            )
+            ImportRun.objects.select_for_update(skip_locked=True)
+            .filter(status=ImportRun.Status.PREVIEWED, started_at__lt=cutoff)
+            .values_list("pk", flat=True)
         )
         if not stale:
             return 0
         ImportRow.objects.filter(run__in=stale).delete()
-        return ImportRun.objects.filter(pk__in=stale, status=ImportRun.Status.PREVIEWED).update(
-            status=ImportRun.Status.EXPIRED,
-            content=None,
-            finished_at=now,
-            summary=f"Not confirmed within {settings.IMPORT_CONFIRM_DAYS} days: upload the file again to import it.",
+        summary = f"Not confirmed within {settings.IMPORT_CONFIRM_DAYS} days: upload the file again to import it."
+        return _finish(
+            ImportRun.objects.filter(pk__in=stale), ImportRun.Status.PREVIEWED, ImportRun.Status.EXPIRED, summary
         )
 
 
@@ -223,12 +223,12 @@ def _work_through(status: str, work: Callable[[ImportRun], ImportResult]) -> int
                 try:
                     work(run)
                 except FileRefused as refused:
-                    _finish(run, status, ImportRun.Status.REFUSED, " ".join(refused.messages))
+                    _finish(_only(run), status, ImportRun.Status.REFUSED, " ".join(refused.messages))
         except BaseException:
             if run is not None:
                 logger.exception("Import %s (%s) stopped", run.uuid, run.filename)
                 _finish(
-                    run,
+                    _only(run),
                     status,
                     ImportRun.Status.FAILED,
                     "The import stopped on an error; nothing was saved. Try again later.",
@@ -237,11 +237,14 @@ def _work_through(status: str, work: Callable[[ImportRun], ImportResult]) -> int
         done += 1
 
 
-def _finish(run: ImportRun, was: str, status: str, summary: str) -> None:
-    # Only a run still where this worker found it: another may have finished it meanwhile.
-    ImportRun.objects.filter(pk=run.pk, status=was).update(
-        status=status, summary=summary, content=None, finished_at=timezone.now()
-    )
+def _finish(runs: QuerySet[ImportRun], was: str, status: str, summary: str) -> int:
+    """Finish ``runs`` still ``was`` (another worker may have finished one meanwhile), letting go of
+    their files; returns how many."""
+    return runs.filter(status=was).update(status=status, summary=summary, content=None, finished_at=timezone.now())
+
+
+def _only(run: ImportRun) -> QuerySet[ImportRun]:
+    return ImportRun.objects.filter(pk=run.pk)
 
 
 def _in_writing_order(
