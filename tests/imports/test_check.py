@@ -9,12 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients import services
-from patients.clinic_time import clinic_today
+from patients.clinic_time import clinic_midnight, clinic_today
 from patients.imports.files import read_table
 from patients.imports.rows import Outcome
 from patients.imports.run import import_table
 from patients.models import ImportRun, Patient, Placement, Reminder, TherapySession, Visit
-from patients.reminders import timing as reminder_timing
 from tests.factories import PatientFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,22 +123,8 @@ def test_a_patients_file_previews_as_it_imports(records, manager):
 
 
 def test_a_placements_file_previews_as_it_imports(records, implant, manager):
-    services.register_patient(
-        clinic=records,
-        record_number="N-1",
-        first_name="Ada",
-        last_name="Porter",
-        date_of_birth=D(1980, 1, 15),
-        by=manager,
-    )
-    services.register_patient(
-        clinic=records,
-        record_number="N-2",
-        first_name="Ben",
-        last_name="Porter",
-        date_of_birth=D(1981, 2, 15),
-        by=manager,
-    )
+    for record_number, first_name in (("N-1", "Ada"), ("N-2", "Ben")):
+        PatientFactory(clinic=records, record_number=record_number, first_name=first_name, last_name="Porter")
     before = Placement.objects.count(), Visit.objects.count(), Reminder.objects.count()
     checked, imported = both_ways(records, "placements", placements(implant), manager)
     assert checked == imported
@@ -205,7 +190,7 @@ def test_a_check_reads_the_records_once_whatever_the_files_length(records, impla
 def test_a_visit_is_over_in_memory_as_the_database_says(records, implant, manager):
     kept = Patient.objects.get(record_number="K-1")
     today = clinic_today(records)
-    day_starts_at = reminder_timing.local_moment(today, datetime.time(0), records.zone)
+    day_starts_at = clinic_midnight(today, records)
     visits = list(Visit.objects.filter(patient=kept))
     visits[0].appointment_at = day_starts_at + datetime.timedelta(hours=3)
     visits[0].save()

@@ -193,6 +193,23 @@ def test_only_a_manager_brings_records_in(clinic, coordinator, manager):
     assert ImportRun.objects.get().started_by == manager
 
 
+def test_the_command_shows_its_progress_through_a_long_file(clinic, tmp_path, capsys):
+    from patients.management.commands.import_records import QUIET_ROWS
+
+    count = QUIET_ROWS * 2 + 50
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "record_number,first_name,last_name,date_of_birth\n"
+        + "".join(f"L-{n},Name{n},Long,1980-01-15\n" for n in range(count))
+    )
+    for dry_run in (True, False):
+        call_command("import_records", str(people), clinic=clinic.name, kind="patients", dry_run=dry_run)
+        lines = capsys.readouterr().out.splitlines()
+        steps = [f"Rows: {done:,}/{count:,}" for done in (QUIET_ROWS, QUIET_ROWS * 2, count)]
+        assert [line for line in lines if line.startswith("Rows: ")] == steps
+    assert counts(clinic)[0] == count
+
+
 def test_the_command_refuses_a_bad_file_and_saves_nothing(clinic, implant, tmp_path, capsys):
     patients = tmp_path / "patients.csv"
     patients.write_bytes(b"\xef\xbb\xbf" + csv(PATIENTS))
